@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh clone: `make demo` (the main job) and `make test`.
+# Both bootstrap uv if it is missing and build the Rust extension as part of `uv sync`.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
+SHARED := $(abspath ../shared)
+export UV_PYTHON_DOWNLOADS := never
+export TIKTOKEN_CACHE_DIR ?= $(if $(wildcard $(SHARED)/tiktoken-cache),$(SHARED)/tiktoken-cache,)
+
+.PHONY: setup demo test test-all test-rust bench clean
+
+.uv/bin/uv:
+	python3 -m venv .uv && .uv/bin/pip install --quiet uv
+
+setup: $(if $(findstring .uv/bin/uv,$(UV)),.uv/bin/uv,)
+	$(UV) sync --all-packages --quiet
+
+demo: setup  ## train a BPE tokenizer on the default corpus, print compression and timing
+	$(UV) run --no-sync python bpe/train.py --vocab-size 4096 --out runs/demo/shakespeare
+
+test-rust:
+	cargo test --quiet --manifest-path bpe-rs/Cargo.toml
+
+test: setup test-rust  ## the whole suite: Rust unit tests, then pytest (slow tests excluded)
+	$(UV) run --no-sync pytest -m "not slow"
+
+test-all: setup test-rust
+	$(UV) run --no-sync pytest
+
+bench: setup
+	$(UV) run --no-sync python bench/bpe_train.py
+
+clean:
+	rm -rf .venv .uv bpe-rs/target runs

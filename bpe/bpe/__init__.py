@@ -1,0 +1,1 @@
+"""bpe: a byte-level BPE tokenizer from first principles."""
