@@ -1,0 +1,1 @@
+"""basic_gpt: a character-level GPT grown one idea at a time."""
