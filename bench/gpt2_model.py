@@ -125,7 +125,7 @@ def plot(rows, path: Path) -> None:
     fig, axes = plt.subplots(len(groups), 1, figsize=(9, 1.6 * len(rows) / len(groups) + 1.5 * len(groups)),
                              squeeze=False)
     for ax, group in zip(axes[:, 0], groups):
-        names = [r[0].split(":")[0] for r in group]  # the contender; the setting goes to the axis label
+        names = [r[0].split(":")[0].replace("(cited)", "(cited, not this run)") for r in group]  # setting: x label
         ax.barh(names, [r[1] for r in group], color=["tab:gray" if "cited" in n else "tab:blue" for n in names])
         ax.invert_yaxis()
         ax.set_xlabel(f"{group[0][2]} ({group[0][0].split(':', 1)[1].strip()})")
