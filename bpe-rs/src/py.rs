@@ -136,14 +136,15 @@ fn pretokenize(py: Python<'_>, text: &str, pattern: &str) -> PyResult<Vec<String
     Ok(py.detach(|| s.split(text).into_iter().map(str::to_owned).collect()))
 }
 
-/// Train merges from a text or a file. `progress(phase, done, total)` is called now and then, with the GIL.
+/// Train merges from a text or a file; returns (merges, number of unique pre-tokens).
+/// `progress(phase, done, total)` is called now and then, with the GIL.
 #[pyfunction(name = "train")]
 #[pyo3(signature = (text, path, num_merges, pattern, specials, workers=0, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn train_merges(
     py: Python<'_>, text: Option<String>, path: Option<String>, num_merges: usize, pattern: &str,
     specials: Vec<String>, workers: usize, progress: Option<Py<PyAny>>,
-) -> PyResult<Vec<(u32, u32)>> {
+) -> PyResult<(Vec<(u32, u32)>, usize)> {
     let splitter = Splitter::new(pattern).map_err(value_err)?;
     let pool = pool(workers)?;
     let mut report = |phase: &str, done: usize, total: usize| {
@@ -164,7 +165,8 @@ fn train_merges(
                 (None, Some(p)) => train::count_file(p, &splitter, &specials, &mut report)?,
                 (None, None) => return Err("pass a text or a path to train on".to_string()),
             };
-            Ok(train::train_counts(counts, num_merges, &mut report))
+            let unique = counts.len();
+            Ok((train::train_counts(counts, num_merges, &mut report), unique))
         })
     })
     .map_err(|e: String| if e.starts_with("cannot") { PyOSError::new_err(e) } else { value_err(e) })

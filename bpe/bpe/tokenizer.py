@@ -47,6 +47,7 @@ class Tokenizer:
         self.pattern = resolve_pattern(pattern)
         self.name = name
         self.merges = list(merges) if merges is not None else None
+        self.unique_pretokens: int | None = None  # set by train(): distinct pre-tokens in the corpus
         self._validate()
         self._decoder = {i: t for t, i in self.mergeable_ranks.items()}
         self._decoder.update({i: s.encode("utf-8") for s, i in self.special_tokens.items()})
@@ -93,26 +94,30 @@ class Tokenizer:
 
         if text is None and path is None:
             raise ValueError("nothing to train on: pass a text or a path")
+        num_merges = training.num_merges_for(vocab_size, special_tokens)
         if trainer == "rust":
             import bpe_rs
 
-            num_merges = training.num_merges_for(vocab_size, special_tokens)
-            callback = _tqdm_callback(num_merges) if progress else None
-            merges = _call_rust(
+            callback = _tqdm_callback() if progress else None
+            merges, unique = _call_rust(
                 bpe_rs.train, text, None if path is None else str(path), num_merges, resolve_pattern(pattern),
                 list(special_tokens), workers or 0, callback,
             )
         elif trainer == "python":
-            merges = training.train_fast(text, vocab_size, pattern, special_tokens, path, workers, progress)
+            counts = (training.count_pretokens(text, pattern, special_tokens) if path is None
+                      else training.count_pretokens_file(path, pattern, special_tokens, workers))
+            merges, unique = training.train_counts(counts, num_merges, progress), len(counts)
         elif trainer == "naive":
             if text is None:
                 text = training.decode_utf8(Path(path).read_bytes(), path)
-            merges = training.train_naive(text, vocab_size, pattern, special_tokens)
+            merges, unique = training.train_naive(text, vocab_size, pattern, special_tokens), None
         else:
             raise ValueError(f"unknown trainer {trainer!r}: use 'rust', 'python' or 'naive'")
-        if not merges and vocab_size > 256 + len(special_tokens):
+        if not merges and num_merges > 0:
             raise ValueError("the corpus is empty (or has no pair of bytes to merge): train on some text")
-        return cls.from_merges(merges, special_tokens, pattern, name)
+        tok = cls.from_merges(merges, special_tokens, pattern, name)
+        tok.unique_pretokens = unique
+        return tok
 
     @classmethod
     def from_tiktoken(cls, encoding, backend: Backend = "rust") -> "Tokenizer":
@@ -166,10 +171,13 @@ class Tokenizer:
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode text, treating special-token strings as ordinary text."""
         if self._engine is not None:
-            return self._engine.encode_ordinary(text)
+            try:
+                return self._engine.encode_ordinary(text)
+            except UnicodeEncodeError:
+                return self._engine.encode_ordinary(replace_surrogates(text))
         ids: list[int] = []
-        for piece in pretokenize(text, self.pattern):
-            ids.extend(bpe_encode(piece.encode("utf-8", "surrogatepass"), self.mergeable_ranks))
+        for piece in pretokenize(replace_surrogates(text), self.pattern):
+            ids.extend(bpe_encode(piece.encode("utf-8"), self.mergeable_ranks))
         return ids
 
     def encode(
@@ -179,6 +187,7 @@ class Tokenizer:
         allowed = self._allowed(text, allowed_special, disallowed_special)
         if not allowed:
             return self.encode_ordinary(text)
+        text = replace_surrogates(text)
         if self._engine is not None:
             return self._engine.encode(text, sorted(allowed))
         ids: list[int] = []
@@ -198,7 +207,10 @@ class Tokenizer:
 
     def encode_ordinary_batch(self, texts: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
         if self._engine is not None:
-            return self._engine.encode_ordinary_batch(list(texts), num_threads)
+            try:
+                return self._engine.encode_ordinary_batch(list(texts), num_threads)
+            except UnicodeEncodeError:
+                return self._engine.encode_ordinary_batch([replace_surrogates(t) for t in texts], num_threads)
         with ThreadPoolExecutor(num_threads) as pool:
             return list(pool.map(self.encode_ordinary, texts))
 
@@ -210,7 +222,7 @@ class Tokenizer:
         for text in texts:
             allowed |= self._allowed(text, allowed_special, disallowed_special)
         if self._engine is not None:
-            return self._engine.encode_batch(list(texts), sorted(allowed), num_threads)
+            return self._engine.encode_batch([replace_surrogates(t) for t in texts], sorted(allowed), num_threads)
         fn = functools.partial(self.encode, allowed_special=allowed, disallowed_special=())
         with ThreadPoolExecutor(num_threads) as pool:
             return list(pool.map(fn, texts))
@@ -220,7 +232,7 @@ class Tokenizer:
         """Token ids as a numpy array: uint16 when every id fits (n_vocab <= 65536), else uint32."""
         allowed = self._allowed(text, allowed_special, disallowed_special)
         if self._engine is not None:
-            return self._engine.encode_to_numpy(text, sorted(allowed))
+            return self._engine.encode_to_numpy(replace_surrogates(text), sorted(allowed))
         return np.asarray(self.encode(text, allowed_special=allowed, disallowed_special=()), dtype=self.dtype)
 
     @property
@@ -287,6 +299,17 @@ class Tokenizer:
         return f"<Tokenizer {self.name!r} n_vocab={self.n_vocab} specials={len(self.special_tokens)} {self.backend}>"
 
 
+def replace_surrogates(text: str) -> str:
+    """Lone surrogates (not encodable as UTF-8) become U+FFFD, as tiktoken does; other text is returned as is."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def raise_disallowed_token(token: str) -> None:
     """The error tiktoken raises, word for word, so that code written for tiktoken handles ours the same."""
     raise ValueError(
@@ -317,7 +340,7 @@ def _call_rust(fn, *args):
         raise
 
 
-def _tqdm_callback(total: int):
+def _tqdm_callback():
     """A callback the Rust trainer calls with (phase, done) to drive tqdm bars."""
     from tqdm.auto import tqdm
 
