@@ -60,9 +60,10 @@ def save_model(tok: Tokenizer, prefix: str | os.PathLike) -> Path:
         ranks = sorted(tok.mergeable_ranks.items(), key=lambda kv: kv[1])
         lines.append(f"ranks {len(ranks)}")
         lines += [f"{base64.b64encode(t).decode()} {r}" for t, r in ranks]
+    vocab_text = render_vocab(tok)  # everything is rendered before anything is written
     model_path = prefix.with_name(prefix.name + ".model")
     atomic_write_text(model_path, "\n".join(lines) + "\n")
-    atomic_write_text(prefix.with_name(prefix.name + ".vocab"), render_vocab(tok))
+    atomic_write_text(prefix.with_name(prefix.name + ".vocab"), vocab_text)
     return model_path
 
 
