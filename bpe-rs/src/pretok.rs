@@ -6,7 +6,8 @@
 //! newline that an earlier `\s*[\r\n]` alternative produced (cl100k, o200k). Any other pattern runs on fancy-regex.
 
 use fancy_regex::Regex as FancyRegex;
-use regex::Regex;
+use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input};
 
 const GPT2: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
 const GPT2_ORIGINAL: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
@@ -45,7 +46,9 @@ impl Splitter {
             Splitter::Fast { re, newline_alt } => {
                 let mut pos = 0;
                 while pos < text.len() {
-                    let Some(m) = re.find_at(text, pos) else { break };
+                    // Pieces tile the text (every char matches some alternative), so each search is anchored.
+                    let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
+                    let Some(m) = re.search(&input) else { break };
                     let end = lookahead_end(text, m.start(), m.end(), *newline_alt);
                     f(&text[m.start()..end]);
                     pos = end;
