@@ -247,8 +247,10 @@ class WindowLoader:
             for r, sh, o in zip(rows.tolist(), shard.tolist(), off.tolist()):
                 buf[r] = self._tokens(int(e), sh)[o:o + self.T + 1]
         self.pos += self.world_size * self.B
-        t = torch.from_numpy(buf.astype(np.int64))
-        return t[:, :-1].contiguous(), t[:, 1:].contiguous()
+        # the int64 copies in numpy: torch would spread them over its intra-op threads, which on a busy machine
+        # can wait tens of ms for a preempted thread
+        return (torch.from_numpy(buf[:, :-1].astype(np.int64, order="C")),
+                torch.from_numpy(buf[:, 1:].astype(np.int64, order="C")))
 
     def _seq_locate(self, windows: np.ndarray, order: np.ndarray | None, j: np.ndarray):
         """Windows j of an epoch that reads shards in `order` (None = as listed), each shard's windows in turn."""
