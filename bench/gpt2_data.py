@@ -42,12 +42,10 @@ def bpe_gpt2_model(arg: str | None, tmp: Path) -> tuple[str | None, str]:
     tok_cls = getattr(bpe, "Tokenizer", None)
     if tok_cls is None:
         return None, "bpe.Tokenizer not on this branch yet"
-    for name in ("from_tiktoken", "from_tiktoken_encoding"):
-        if hasattr(tok_cls, name):
-            path = tmp / "gpt2.model"
-            getattr(tok_cls, name)("gpt2").save(path)
-            return str(path), f"bpe-rs (bpe.Tokenizer.{name}('gpt2'))"
-    return None, "bpe.Tokenizer cannot load gpt2's vocab (pass --bpe-model PATH.model)"
+    if not hasattr(tok_cls, "from_tiktoken"):
+        return None, "bpe.Tokenizer cannot load gpt2's vocab (pass --bpe-model PATH.model)"
+    path = tok_cls.from_tiktoken("gpt2").save(tmp / "gpt2")
+    return str(path), "bpe-rs: gpt2's vocab via bpe.Tokenizer.from_tiktoken('gpt2'), saved as a .model file"
 
 
 def time_prepare(src: Path, spec: str, out: Path, workers: int, repeats: int) -> tuple[float, float, Path]:

@@ -262,3 +262,15 @@ def test_gutenberg_shards_decode_to_the_file():
         toks = np.concatenate(read_tokens(Path(d)))
         docs = [p for p in src.read_text(encoding="utf-8").split(EOT_TEXT) if p]
         assert tiktoken.get_encoding("gpt2").decode(toks.tolist()) == EOT_TEXT + EOT_TEXT.join(docs)
+
+
+def test_bpe_model_tokenizer_gives_the_same_tokens(ref, corpus, tmp_path):
+    """A bpe .model file holding gpt2's vocab (bpe-rs engine) writes the tokens tiktoken wrote."""
+    from bpe import Tokenizer
+
+    model = Tokenizer.from_tiktoken("gpt2").save(tmp_path / "gpt2")
+    m = prepare(dataset_source(str(corpus / "docs.txt")), str(model), tmp_path / "bpe", SHARD, workers=2)
+    assert m["tokenizer"] == str(model) and m["dtype"] == "uint16"
+    assert m["tokenizer_hash"] != read_manifest(ref)["tokenizer_hash"]  # the file's hash names it
+    for a, b in zip(read_tokens(tmp_path / "bpe"), read_tokens(ref), strict=True):
+        np.testing.assert_array_equal(a, b)
