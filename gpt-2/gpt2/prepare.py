@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from gpt2.data import (DTYPES, MANIFEST, check_shard, dtype_for_vocab, open_shard, read_manifest, tokenizer_hash, write_manifest,
                        write_shard)
