@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import machine, markdown_table
 
 from gpt2 import flops
 from gpt2.model import GPT, GPTConfig
@@ -156,11 +157,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows = cpu_bench(args) if args.device == "cpu" else gpu_bench(args)
-    print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} CPU threads, median of {args.repeats} runs, "
-          f"load average before: {LOAD_BEFORE}\n")
-    print("| what | value | unit |\n|---|---:|---|")
-    for what, value, unit in rows:
-        print(f"| {what} | {value:,.3f} | {unit} |")
+    print(f"\n{machine()}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, median of {args.repeats} "
+          f"runs, load average before: {LOAD_BEFORE}\n")
+    print(markdown_table(["what", "value", "unit"], [[what, f"{value:,.3f}", unit] for what, value, unit in rows]))
     if args.plot:
         plot(rows, Path(args.plot))
         print(f"\nplot: {args.plot}")
