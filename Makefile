@@ -31,6 +31,7 @@ bench: setup  ## every benchmark (tens of minutes); each script prints a markdow
 	$(UV) run --no-sync python bench/bpe_encode.py --full
 	$(UV) run --no-sync python bench/bpe_encode.py --pathological
 	$(UV) run --no-sync python bench/gpt2_data.py
+	$(UV) run --no-sync python bench/gpt2_model.py
 
 clean:
 	rm -rf .venv .uv bpe-rs/target runs
