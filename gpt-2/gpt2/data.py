@@ -65,17 +65,19 @@ def dtype_for_vocab(vocab_size: int, dtype: str = "auto") -> str:
 
 
 def tokenizer_hash(spec: str, tok) -> str:
-    """sha256 (hex) naming a tokenizer's exact vocabulary: of the .model file, else of tiktoken's ranks + specials."""
+    """sha256 (hex) naming a tokenizer's exact vocabulary: of the .model file, else of its pattern, ranks and specials."""
     path = Path(spec)
     if path.suffix == ".model" and path.is_file():
         return hashlib.sha256(path.read_bytes()).hexdigest()
     h = hashlib.sha256()
-    ranks = getattr(tok, "_mergeable_ranks", None)
-    if ranks is not None:  # tiktoken.Encoding
-        h.update(tok._pat_str.encode())
+    # bpe.Tokenizer and tiktoken.Encoding hold the same vocabulary under different names: hash it the same way
+    ranks = getattr(tok, "mergeable_ranks", None) or getattr(tok, "_mergeable_ranks", None)
+    if ranks is not None:
+        h.update((getattr(tok, "pattern", None) or tok._pat_str).encode())
         for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
             h.update(rank.to_bytes(4, "little") + len(token).to_bytes(2, "little") + token)
-        for name, rank in sorted(tok._special_tokens.items()):
+        specials = getattr(tok, "special_tokens", None) or tok._special_tokens
+        for name, rank in sorted(specials.items()):
             h.update(rank.to_bytes(4, "little") + name.encode())
         return h.hexdigest()
     for i in range(tok.n_vocab):  # any other tokenizer: the bytes of every id
