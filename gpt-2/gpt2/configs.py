@@ -68,7 +68,7 @@ class TrainConfig:
     config: str = "baseline"  # a key of EXPERIMENTS
     model: str = "gpt2"  # a gpt2.model preset name (gpt2, tiny, mini, small, ...)
     # data
-    data: str = "data/fineweb-edu-10B"  # shard directory written by gpt-2/prepare.py
+    data: str = "data/edu10B"  # shard directory written by gpt-2/prepare.py
     # batch: total_batch_tokens = micro_batch * seq_len * world_size * grad_accum_steps
     total_batch_tokens: int = 524288  # 2**19, GPT-3 small's ~0.5M
     micro_batch: int = 64

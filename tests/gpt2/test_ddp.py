@@ -40,8 +40,13 @@ def test_torchrun_two_ranks_equals_one_process(shards, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
-    single = T.train(resolve("baseline", model="tiny", data=shards, out=str(tmp_path), run_name="single",
-                             micro_batch=8, **FLAGS))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each rank has (OMP_NUM_THREADS=1): small matmuls, 2 shared cores
+    try:
+        single = T.train(resolve("baseline", model="tiny", data=shards, out=str(tmp_path), run_name="single",
+                                 micro_batch=8, **FLAGS))
+    finally:
+        torch.set_num_threads(threads)
     with open(tmp_path / "ddp" / "log.jsonl") as f:
         records = [json.loads(line) for line in f]
     header = records[0]

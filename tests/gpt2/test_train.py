@@ -19,6 +19,15 @@ from gpt2.configs import resolve
 from testutil import ROOT, require_tiktoken_cache, shared_file
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread: these matmuls are small, and the 2 cores are shared (2 threads ran 3-4x slower here)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     """Tiny Shakespeare as gpt2-token shards of 32K tokens (~10 shards, the first one val), via the data pipeline."""
@@ -35,8 +44,9 @@ def tiny(shards, out, **kw):
     """A tiny-preset run: 2 micro-batches of 4 x 32 tokens per step, no evaluation unless asked."""
     settings = dict(model="tiny", data=shards, out=str(out), total_batch_tokens=256, micro_batch=4, seq_len=32,
                     max_steps=8, eval_every=0, hellaswag=None, sample_tokens=0, ckpt_every=1000, device="cpu")
+    name = kw.pop("config", "global-datafix")
     settings.update(kw)
-    return resolve(kw.pop("config", "global-datafix"), **settings)
+    return resolve(name, **settings)
 
 
 def logged(run_dir, kind="train"):
@@ -154,19 +164,21 @@ def test_bits_per_byte():
     assert T.bits_per_byte(math.log(2) * 4.0, 4.0) == pytest.approx(1.0)  # 4 bits/token over 4 bytes/token
 
 
-def test_end_to_end_learns_and_sample_py_loads_it(shards, tmp_path):
-    cfg = tiny(shards, tmp_path, config="rope", max_steps=250, total_batch_tokens=512, micro_batch=8, seq_len=64,
-               eval_every=125, val_batches=8, hellaswag=str(shared_file("hellaswag_val.jsonl")), hellaswag_examples=20,
-               sample_tokens=8)
+def end_to_end(shards, out, steps, micro_batch, seq_len):
+    """A rope run of STEPS steps with evaluations at 0, STEPS/2 and STEPS: it learns and sample.py reads its checkpoint."""
+    cfg = tiny(shards, out, config="rope", max_steps=steps, total_batch_tokens=micro_batch * seq_len,
+               micro_batch=micro_batch, seq_len=seq_len, eval_every=steps // 2, val_batches=8, log_every=50,
+               hellaswag=str(shared_file("hellaswag_val.jsonl")), hellaswag_examples=20, sample_tokens=8)
     run = T.train(cfg)
     evals = logged(run.run_dir, "eval")
-    assert [e["step"] for e in evals] == [0, 125, 250]
-    assert evals[-1]["val_loss"] < evals[0]["val_loss"] - 2.0  # from ~ln(50257) = 10.8 down
+    assert [e["step"] for e in evals] == [0, steps // 2, steps]
+    assert evals[0]["val_loss"] == pytest.approx(math.log(50257), abs=0.5)  # uniform over the vocab at init
+    assert evals[-1]["val_loss"] < evals[0]["val_loss"] - 2.0
     assert evals[-1]["val_bpb"] < evals[0]["val_bpb"]
     assert 0.0 <= evals[-1]["hellaswag"] <= 1.0
     assert logged(run.run_dir, "sample")[0]["text"].startswith(cfg.sample_prompt)
     train_recs = logged(run.run_dir)
-    assert all(r["tokens_per_sec"] > 0 for r in train_recs) and train_recs[-1]["lr"] == pytest.approx(1.8e-4, rel=1e-3)  # the 10% floor
+    assert all(r["tokens_per_sec"] > 0 for r in train_recs) and train_recs[-1]["lr"] == pytest.approx(1.8e-4, rel=1e-2)
     header = logged(run.run_dir, "config")[0]
     assert header["git_commit"] and header["train_config"]["config"] == "rope"
     sample = subprocess.run([sys.executable, str(ROOT / "gpt-2" / "sample.py"), "--checkpoint", str(run.checkpoint),
@@ -174,3 +186,12 @@ def test_end_to_end_learns_and_sample_py_loads_it(shards, tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert sample.returncode == 0, sample.stderr
     assert sample.stdout.strip()
+
+
+def test_end_to_end_short(shards, tmp_path):
+    end_to_end(shards, tmp_path, steps=150, micro_batch=4, seq_len=32)
+
+
+@pytest.mark.slow
+def test_end_to_end_few_hundred_steps(shards, tmp_path):
+    end_to_end(shards, tmp_path, steps=400, micro_batch=8, seq_len=64)
