@@ -1,0 +1,324 @@
+"""Text -> token shards: FineWeb-Edu from the hub, or local .txt / .jsonl / .parquet, with any tokenizer.
+
+    python gpt-2/prepare.py --dataset fineweb-edu --subset sample-10BT --tokenizer gpt2 --out data/edu10B
+    python gpt-2/prepare.py --dataset ../shared/data/gutenberg-en.txt --tokenizer gpt2 --shard-tokens 2M --out data/gut
+    python gpt-2/prepare.py --reencode data/gut --tokenizer cl100k_base --out data/gut-cl100k
+
+Documents:
+- fineweb-edu, .jsonl and .parquet all go through one function, `hf_documents`: a streaming HF `datasets` dataset
+  (`load_dataset("HuggingFaceFW/fineweb-edu", name=subset, ...)` or `load_dataset("json"|"parquet", data_files=...)`)
+  whose `text` column holds one document per row; a directory means every .parquet (else .jsonl) file in it.
+- a .txt file is split into documents on the literal "<|endoftext|>" (a file without it is one document).
+Empty documents are skipped. Every document is written as [eot] + encode_ordinary(text).
+
+Shards are --shard-tokens tokens each (the last one shorter), documents back to back, a document that does not fit
+continuing in the next shard (as in nanoGPT's fineweb.py; a shard that does not start with end-of-text starts with the
+rest of a document). The first shard is the validation split. --max-tokens cuts the stream at exactly that many.
+`--reencode FROM_DIR` decodes FROM_DIR's documents (joined across shards) and tokenizes them again with another
+tokenizer: the same document stream, so its val shard starts with the same text.
+
+Tokenizing runs `encode_ordinary_batch(texts, num_threads=workers)`: tiktoken and bpe-rs both release the GIL while
+encoding, so threads use every core without pickling text and token lists between processes.
+
+Resumable: each shard goes to a temp file that is renamed when complete, and the manifest (written atomically after
+every shard) lists the finished ones with where the next starts (document index, tokens of it already written).
+Rerunning the same command skips that far into the documents and rewrites the interrupted shard; the result is
+byte-identical to an uninterrupted run. A different command into the same --out is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from gpt2.data import (DTYPES, MANIFEST, dtype_for_vocab, open_shard, read_manifest, tokenizer_hash, write_manifest,
+                       write_shard)
+from gpt2.tokenizer import load_tokenizer
+
+FINEWEB_EDU = "HuggingFaceFW/fineweb-edu"
+EOT_TEXT = "<|endoftext|>"
+BATCH_BYTES = 4 << 20  # text per encode_ordinary_batch call: big enough to keep every thread busy
+BATCH_DOCS = 1024
+
+
+def parse_count(s: str | int | None) -> int | None:
+    """'100M' -> 100_000_000 (K, M, B/G suffixes; underscores allowed)."""
+    if s is None or isinstance(s, int):
+        return s
+    m = re.fullmatch(r"\s*([0-9_.]+)\s*([kKmMbBgG]?)\s*", s)
+    if not m:
+        raise ValueError(f"cannot read {s!r} as a count: use e.g. 100M, 2.5B, 500K or 1000")
+    mult = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}[m.group(2).lower()]
+    return int(float(m.group(1).replace("_", "")) * mult)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# sources of documents
+
+
+def hf_documents(dataset, skip: int = 0) -> Iterator[str]:
+    """The `text` of every row of an HF dataset (streaming or not), empty ones skipped, after the first `skip`."""
+    cols = dataset.column_names
+    if cols is not None and "text" not in cols:
+        raise ValueError(f"the dataset has no 'text' column (columns: {', '.join(cols)}): prepare.py needs one "
+                         f"document per row in a column named text")
+    def docs():
+        for batch in dataset.iter(batch_size=1000):
+            if "text" not in batch:
+                raise ValueError(f"the dataset has no 'text' column (columns: {', '.join(batch)}): prepare.py needs "
+                                 f"one document per row in a column named text")
+            yield from (t for t in batch["text"] if t)
+    return itertools.islice(docs(), skip, None)
+
+
+def load_hf_dataset(dataset: str, subset: str | None = None):
+    """A streaming dataset: FineWeb-Edu from the hub, or local .jsonl/.parquet files (one path serves both)."""
+    from datasets import load_dataset
+
+    if dataset == "fineweb-edu":
+        return load_dataset(FINEWEB_EDU, name=subset or "sample-10BT", split="train", streaming=True)
+    path = Path(dataset)
+    files = [path]
+    if path.is_dir():
+        files = sorted(path.glob("*.parquet")) or sorted(path.glob("*.jsonl")) or sorted(path.glob("*.json"))
+        if not files:
+            raise FileNotFoundError(f"{path} holds no .parquet or .jsonl files")
+    builder = "parquet" if files[0].suffix == ".parquet" else "json"
+    return load_dataset(builder, data_files=[str(f) for f in files], split="train", streaming=True)
+
+
+def txt_documents(path: Path, skip: int = 0, chunk_chars: int = 16 << 20) -> Iterator[str]:
+    """The documents of a .txt file split on "<|endoftext|>", read in chunks (memory stays flat on big files)."""
+    def split():
+        rest = ""
+        with open(path, encoding="utf-8") as f:
+            while chunk := f.read(chunk_chars):
+                *docs, rest = (rest + chunk).split(EOT_TEXT)
+                yield from docs
+        yield rest
+    return itertools.islice((d for d in split() if d), skip, None)
+
+
+def shard_documents(data_dir: Path, manifest: dict, tok, skip: int = 0) -> Iterator[str]:
+    """Decode a shard directory back into its documents (split at end-of-text tokens, joined across shard
+    boundaries), after the first `skip`."""
+    eot, pending = manifest["eot_token"], None  # pending: pieces of the document being assembled
+    for s in manifest["shards"]:
+        if skip and skip >= s["docs"]:  # every document starting here is skipped
+            skip -= s["docs"]
+            continue
+        mm = open_shard(data_dir, s, manifest["dtype"])
+        starts = np.flatnonzero(np.asarray(mm) == eot)[skip:]
+        skip = 0
+        if pending is not None:  # the head of this shard continues the pending document
+            pending.append(mm[:starts[0] if len(starts) else len(mm)])
+        for a, b in zip(starts.tolist(), np.append(starts[1:], len(mm)).tolist()):
+            if pending is not None:
+                yield tok.decode(np.concatenate(pending)[1:].tolist())
+            pending = [mm[a:b]]
+    if pending is not None:
+        yield tok.decode(np.concatenate(pending)[1:].tolist())
+
+
+def file_bytes(dataset: str) -> int | None:
+    """Size on disk of a local source, for the progress bar (None for the hub)."""
+    p = Path(dataset)
+    if p.is_file():
+        return p.stat().st_size
+    if p.is_dir():
+        return sum(f.stat().st_size for f in p.iterdir() if f.is_file())
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# tokenize and write
+
+
+@dataclass
+class Source:
+    """Where documents come from: documents(skip) yields them after the first `skip`; settings name the source."""
+    documents: Callable[[int], Iterable[str]]
+    settings: dict
+    total_bytes: int | None = None
+
+
+def encode_batches(tok, docs: Iterable[str], workers: int) -> Iterator[tuple[str, list[int]]]:
+    """(text, ids) per document, encoded in parallel a batch of several MB at a time."""
+    it = iter(docs)
+    while True:
+        batch, size = [], 0
+        for text in it:
+            batch.append(text)
+            size += len(text)
+            if size >= BATCH_BYTES or len(batch) >= BATCH_DOCS:
+                break
+        if not batch:
+            return
+        yield from zip(batch, tok.encode_ordinary_batch(batch, num_threads=workers))
+
+
+def prepare(source: Source, tokenizer: str, out: str | Path, shard_tokens: int, workers: int | None = None,
+            max_tokens: int | None = None, dtype: str = "auto") -> dict:
+    """Tokenize the source's documents into shards of shard_tokens tokens under OUT (resuming what is there).
+
+    Documents flow into shards back to back: a document that does not fit is continued in the next shard (a shard's
+    `docs` counts the documents starting in it, its `bytes` the UTF-8 bytes its tokens decode to, end-of-text tokens
+    excluded). Each shard entry records where the next one starts (next_doc, next_offset), which is all a resumed run
+    needs. --max-tokens cuts the stream at exactly that many tokens."""
+    if shard_tokens < 2:
+        raise ValueError(f"--shard-tokens must be at least 2, got {shard_tokens}")
+    out = Path(out)
+    tok = load_tokenizer(tokenizer)
+    dtype = dtype_for_vocab(tok.n_vocab, dtype)
+    tok_hash = tokenizer_hash(tokenizer, tok)
+    settings = {**source.settings, "tokenizer": tokenizer, "shard_tokens": shard_tokens, "max_tokens": max_tokens,
+                "dtype": dtype}
+    manifest = {"tokenizer": tokenizer, "tokenizer_hash": tok_hash, "dtype": dtype, "eot_token": tok.eot_token,
+                "vocab_size": tok.n_vocab, "settings": settings, "complete": False, "shards": []}
+    if (out / MANIFEST).exists():
+        manifest = _resume(out, manifest)
+        if manifest["complete"]:
+            print(f"{out}: already complete ({len(manifest['shards'])} shards), nothing to do")
+            return manifest
+    shards = manifest["shards"]
+    doc, offset = (shards[-1]["next_doc"], shards[-1]["next_offset"]) if shards else (0, 0)
+    done = sum(s["tokens"] for s in shards)  # tokens in finished shards
+    limit = max_tokens if max_tokens is not None else float("inf")
+    workers = workers or os.cpu_count() or 1
+    max_id = np.iinfo(DTYPES[dtype]).max
+    bar = tqdm(total=source.total_bytes, initial=sum(s["bytes"] for s in shards), unit="B", unit_scale=True,
+               desc=f"tokenizing with {tokenizer}", dynamic_ncols=True)
+    parts: list[np.ndarray] = []
+    ntok = ndocs = nbytes = 0
+
+    def flush(next_doc: int, next_offset: int) -> None:
+        nonlocal parts, ntok, ndocs, nbytes, done
+        i = len(shards)
+        split = "val" if i == 0 else "train"
+        entry = {"file": f"{split}_{i:05d}.bin", "split": split, "tokens": ntok, "docs": ndocs, "bytes": nbytes,
+                 "next_doc": next_doc, "next_offset": next_offset}
+        out.mkdir(parents=True, exist_ok=True)
+        write_shard(out / entry["file"], np.concatenate(parts), ndocs, nbytes, tok_hash)
+        shards.append(entry)
+        write_manifest(out, manifest)
+        done += ntok
+        parts, ntok, ndocs, nbytes = [], 0, 0, 0
+        bar.set_postfix(shards=len(shards), tokens=f"{done:,}")
+
+    for text, ids in encode_batches(tok, source.documents(doc), workers):
+        if done + ntok >= limit:
+            break
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) and ids.max() > max_id:
+            raise ValueError(f"tokenizer {tokenizer} produced id {ids.max()}, which does not fit {dtype}: use "
+                             f"--dtype uint32 (the shard in progress was not written)")
+        tokens = np.empty(len(ids) + 1, dtype=DTYPES[dtype])  # [eot] + ids
+        tokens[0], tokens[1:] = tok.eot_token, ids
+        text_bytes = len(text.encode("utf-8"))
+        pos, offset = offset, 0  # a resumed run skips the tokens of this document already written
+        while pos < len(tokens) and done + ntok < limit:
+            piece = tokens[pos:pos + int(min(shard_tokens - ntok, limit - done - ntok))]
+            whole = pos == 0 and len(piece) == len(tokens)
+            nbytes += text_bytes if whole else len(tok.decode_bytes(piece[1 if pos == 0 else 0:].tolist()))
+            ndocs += pos == 0
+            parts.append(piece)
+            ntok += len(piece)
+            pos += len(piece)
+            if ntok == shard_tokens:
+                flush(doc + 1, 0) if pos == len(tokens) else flush(doc, pos)
+        doc += 1
+        bar.update(text_bytes)
+    if ntok:
+        flush(doc, 0)
+    bar.close()
+    if not shards:
+        raise ValueError("the dataset holds no documents (empty, or only empty texts): nothing was written")
+    manifest["complete"] = True
+    write_manifest(out, manifest)
+    if len(shards) == 1:
+        print(f"warning: {out} holds a single shard, the val split, and no train split: lower --shard-tokens")
+    return manifest
+
+
+def _resume(out: Path, fresh: dict) -> dict:
+    """The manifest already in OUT, checked to be from the same settings, shards from the interrupted one dropped."""
+    old = read_manifest(out, allow_incomplete=True)
+    for key in ("settings", "tokenizer_hash"):
+        if old.get(key) != fresh[key]:
+            raise ValueError(f"{out} holds shards from other settings ({key}: {old.get(key)} != {fresh[key]}): use a "
+                             f"fresh --out (nothing was changed)")
+    return old
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the two sources
+
+
+def dataset_source(dataset: str, subset: str | None = None) -> Source:
+    """The documents of fineweb-edu (from the hub) or of a local .txt/.jsonl/.parquet file or folder."""
+    if dataset != "fineweb-edu":
+        p = Path(dataset)
+        if not p.exists():
+            raise FileNotFoundError(f"{p} not found: give --dataset fineweb-edu or a .txt, .jsonl or .parquet path")
+        if p.is_file() and p.suffix not in (".txt", ".jsonl", ".json", ".parquet"):
+            raise ValueError(f"{p}: unknown file type {p.suffix!r}: use .txt, .jsonl or .parquet")
+    if dataset.endswith(".txt"):
+        documents = lambda skip: txt_documents(Path(dataset), skip)  # noqa: E731
+    else:
+        ds = load_hf_dataset(dataset, subset)
+        documents = lambda skip: hf_documents(ds, skip)  # noqa: E731
+    name = dataset if dataset == "fineweb-edu" else str(Path(dataset).resolve())
+    return Source(documents, {"dataset": name, "subset": subset if dataset == "fineweb-edu" else None},
+                  file_bytes(dataset))
+
+
+def reencode_source(from_dir: str | Path) -> Source:
+    """The documents of an existing shard directory, decoded with its own tokenizer."""
+    from_dir = Path(from_dir)
+    src = read_manifest(from_dir)
+    src_tok = load_tokenizer(src["tokenizer"])
+    return Source(lambda skip: shard_documents(from_dir, src, src_tok, skip),
+                  {"reencode": str(from_dir.resolve()), "from_tokenizer_hash": src["tokenizer_hash"]},
+                  sum(s["bytes"] for s in src["shards"]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # input: a dataset, or shards to re-tokenize
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help="fineweb-edu, or a .txt/.jsonl/.parquet file (or a folder of them)")
+    src.add_argument("--reencode", metavar="FROM_DIR", help="re-tokenize this shard directory's documents")
+    p.add_argument("--subset", default="sample-10BT", help="FineWeb-Edu config (sample-10BT, sample-100BT, ...)")
+    # tokenizer and shards
+    p.add_argument("--tokenizer", default="gpt2", help="gpt2 | cl100k_base | o200k_base | PATH.model")
+    p.add_argument("--shard-tokens", default=None,
+                   help="tokens per shard, K/M/B suffixes (default 100M; with --reencode: FROM_DIR's)")
+    p.add_argument("--max-tokens", default=None, help="stop at the first document boundary past this many tokens")
+    p.add_argument("--dtype", default="auto", choices=["auto", "uint16", "uint32"])
+    p.add_argument("--out", required=True, help="output directory (rerun the same command to resume)")
+    p.add_argument("--workers", type=int, default=None, help="tokenizer threads (default: all cores)")
+    args = p.parse_args(argv)
+
+    shard_tokens = parse_count(args.shard_tokens or "100M")
+    if args.reencode:
+        if Path(args.reencode).resolve() == Path(args.out).resolve():
+            p.error("--reencode FROM_DIR and --out must differ (the source would be overwritten)")
+        source = reencode_source(args.reencode)
+        if args.shard_tokens is None:
+            shard_tokens = read_manifest(args.reencode)["settings"]["shard_tokens"]
+    else:
+        source = dataset_source(args.dataset, args.subset)
+    m = prepare(source, args.tokenizer, args.out, shard_tokens, workers=args.workers,
+                max_tokens=parse_count(args.max_tokens), dtype=args.dtype)
+    tokens = sum(s["tokens"] for s in m["shards"])
+    print(f"{args.out}: {len(m['shards'])} shards, {tokens:,} tokens ({m['dtype']}), "
+          f"{sum(s['docs'] for s in m['shards']):,} documents, {sum(s['bytes'] for s in m['shards']):,} bytes")
