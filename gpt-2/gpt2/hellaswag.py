@@ -1,7 +1,7 @@
 """HellaSwag (Zellers et al. 2019): pick the most plausible of 4 endings for a context, scored by a language model.
 
-    python -m gpt2.hellaswag --checkpoint runs/gpt2/rope/ckpt_019073.pt            # downloads + caches the val set
-    python -m gpt2.hellaswag --checkpoint CKPT --path ../shared/data/hellaswag_val.jsonl --limit 1000
+    python -m gpt2.hellaswag --ckpt runs/gpt2/rope/ckpt_019073.pt            # downloads + caches the val set
+    python -m gpt2.hellaswag --ckpt CKPT --path ../shared/data/hellaswag_val.jsonl --limit 1000
 
 Each example is a context ("A man is sitting on a roof. he") and 4 endings. We run the model on context + ending for
 each ending and look only at the losses of the ending tokens:
@@ -189,13 +189,13 @@ def main(argv: list[str] | None = None) -> None:
     from gpt2.tokenizer import load_tokenizer
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--checkpoint", required=True, help="a checkpoint written by gpt-2/train.py")
+    p.add_argument("--ckpt", required=True, help="a checkpoint written by gpt-2/train.py")
     p.add_argument("--path", default="auto", help="hellaswag_val.jsonl, or 'auto' to download and cache it")
     p.add_argument("--limit", type=int, default=None, help="only the first N examples")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
 
-    state = load_checkpoint(args.checkpoint)
+    state = load_checkpoint(args.ckpt)
     model = model_from_checkpoint(state).to(args.device).eval()
     tok = load_tokenizer(state["tokenizer"])
     examples = list(iter_examples(resolve_path(args.path), limit=args.limit))

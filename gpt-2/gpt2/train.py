@@ -359,8 +359,7 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
     d = setup_distributed(cfg.device)
     cuda = d.device.type == "cuda"
     if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+        torch.set_float32_matmul_precision("high")  # TF32 for the float32 matmuls left outside autocast
     amp = torch.bfloat16 if cuda else None
     run_dir = Path(cfg.out) / (cfg.run_name or cfg.config)
 
@@ -368,7 +367,8 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
     manifest = read_manifest(cfg.data)
     tok = load_tokenizer(manifest["tokenizer"])
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model_cfg = GPTConfig.from_preset(cfg.model, vocab_size=manifest["vocab_size"], **model_overrides(cfg))
+    model_cfg = GPTConfig.from_preset(cfg.model, vocab_size=manifest["vocab_size"], pad_vocab_to=64,  # 50257 -> 50304
+                                       **model_overrides(cfg))
     seq_len = cfg.seq_len or model_cfg.block_size
     if seq_len > model_cfg.block_size:
         raise ValueError(f"--seq-len {seq_len} exceeds the {cfg.model} block size {model_cfg.block_size}")
