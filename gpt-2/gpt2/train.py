@@ -490,7 +490,7 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
                 step += 1
                 losses.append(loss)
                 tps = cfg.total_batch_tokens / dt
-                util = flops.mfu(flops_per_token * tps, d.device, amp or torch.float32)
+                util = flops.mfu(flops_per_token * tps / d.world_size, d.device, amp or torch.float32)  # per GPU
                 rec = {"type": "train", "step": step, "loss": loss, "lr": lr, "grad_norm": norm, "dt_ms": dt * 1e3,
                        "tokens_per_sec": tps, "mfu": util, "epoch": getattr(loader, "epoch", None)}
                 line = None
@@ -578,11 +578,11 @@ def main(argv: list[str] | None = None) -> int:
     resume = args.pop("resume")
     cfg = resolve(args.pop("config"), **args)
     try:
-        run = train(cfg, resume=resume)
+        train(cfg, resume=resume)
     except NonFiniteLoss as e:
         print(f"error: {e}")
         return 1
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
-    return 0 if run.stopped in (None, "stop_at", "SIGTERM", "SIGINT") else 1
+    return 0  # finished, or stopped by --stop-at / SIGTERM / SIGINT with a checkpoint to --resume from
