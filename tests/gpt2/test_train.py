@@ -1,5 +1,6 @@
-"""The trainer on real Tiny Shakespeare shards with the tiny preset: exact resume, gradient accumulation, checkpoint
-rotation, the non-finite-loss stop, SIGTERM, and an end-to-end run that learns and leaves a checkpoint sample.py reads."""
+"""The trainer on real Tiny Shakespeare shards with the tiny preset: exact resume, gradient accumulation, DDP under
+torchrun, checkpoint rotation, the non-finite-loss stop, SIGTERM, and an end-to-end run that learns and leaves a
+checkpoint that sample.py reads."""
 
 import json
 import math
@@ -177,6 +178,40 @@ def test_sigterm_saves_and_exits_cleanly(shards, tmp_path):
     assert stopped and stopped[0]["reason"] == "SIGTERM", out
     ckpt = T.list_checkpoints(tmp_path / "rope")[-1]
     assert load_checkpoint(ckpt)["step"] == stopped[0]["step"] >= 1
+
+
+# DDP: `torchrun --nproc_per_node=2` (gloo, CPU) matches one process that sees the same global batch
+
+DDP_FLAGS = dict(total_batch_tokens=512, seq_len=32, max_steps=3, eval_every=2, val_batches=2, hellaswag=None,
+             sample_tokens=0, device="cpu")
+
+
+def test_torchrun_two_ranks_equals_one_process(shards, tmp_path):
+    # 2 ranks x micro-batch 4 x 2 micro-steps == 1 process x micro-batch 8 x 2 micro-steps (512 tokens a step)
+    argv = ["--config", "baseline", "--model", "tiny", "--data", shards, "--out", str(tmp_path), "--run-name", "ddp",
+            "--micro-batch", "4"]
+    for k, v in DDP_FLAGS.items():
+        argv += [f"--{k.replace('_', '-')}", "none" if v is None else str(v)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(ROOT / "gpt-2" / "train.py"), *argv]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+    single = T.train(resolve("baseline", model="tiny", data=shards, out=str(tmp_path), run_name="single",
+                             micro_batch=8, **DDP_FLAGS))
+    with open(tmp_path / "ddp" / "log.jsonl") as f:
+        records = [json.loads(line) for line in f]
+    header = records[0]
+    assert header["world_size"] == 2 and header["grad_accum_steps"] == 2
+    ddp_losses = [r["loss"] for r in records if r["type"] == "train"]
+    assert ddp_losses == pytest.approx(single.losses, abs=1e-6)
+    ddp_val = [r["val_loss"] for r in records if r["type"] == "eval"]
+    single_val = [r["val_loss"] for r in map(json.loads, open(single.run_dir / "log.jsonl")) if r["type"] == "eval"]
+    assert ddp_val == pytest.approx(single_val, abs=1e-6)
+    a = load_checkpoint(tmp_path / "ddp" / "ckpt_000003.pt")["model"]
+    b = load_checkpoint(single.checkpoint)["model"]
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
 
 
 def test_bits_per_byte():
