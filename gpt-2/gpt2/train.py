@@ -430,9 +430,11 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
         log.write(header)
         print(json.dumps(header, indent=1))
 
+    t_start = time.time()
+
     def emit(record: dict, line: str | None = None) -> None:
         if log is not None:
-            log.write(record)
+            log.write({**record, "time_s": round(time.time() - t_start, 3)})  # wall time since this process started
             if line:
                 print(line, flush=True)
 
