@@ -118,7 +118,7 @@ def write_manifest(data_dir: Path, manifest: dict) -> None:
     os.replace(tmp, path)
 
 
-def read_manifest(data_dir: str | Path, allow_incomplete: bool = False) -> dict:
+def read_manifest(data_dir: str | Path, allow_incomplete: bool = False, check_shards: bool = True) -> dict:
     """Read DIR/manifest.json and check every shard file against it (header and size); clear errors."""
     data_dir = Path(data_dir)
     path = data_dir / MANIFEST
@@ -139,28 +139,34 @@ def read_manifest(data_dir: str | Path, allow_incomplete: bool = False) -> dict:
     if not m.get("complete", True) and not allow_incomplete:
         raise ValueError(f"{data_dir}: prepare.py did not finish ({len(m['shards'])} shards so far): rerun the same "
                          f"prepare.py command to resume it")
-    itemsize = np.dtype(m["dtype"]).itemsize
-    for i, s in enumerate(m["shards"]):
-        if s["split"] != ("val" if i == 0 else "train"):
-            raise ValueError(f"{path}: shard {i} ({s['file']}) has split {s['split']!r}; the first shard is val, "
-                             f"the others train")
-        f = data_dir / s["file"]
-        if not f.is_file():
-            raise FileNotFoundError(f"shard {f} listed in {path} is missing: rerun prepare.py to rewrite it")
-        h = read_header(f)
-        if h["itemsize"] != itemsize:
-            raise ValueError(f"{f} holds {8 * h['itemsize']}-bit tokens but the manifest says {m['dtype']}: it comes "
-                             f"from another prepare run; rerun prepare.py into a fresh --out")
-        if h["tokenizer_hash"] != m["tokenizer_hash"]:
-            raise ValueError(f"{f} was written with another tokenizer than the manifest's {m['tokenizer']!r}: "
-                             f"rerun prepare.py into a fresh --out")
-        if h["tokens"] != s["tokens"]:
-            raise ValueError(f"{f} holds {h['tokens']} tokens but the manifest says {s['tokens']}: rerun prepare.py")
-        size, want = f.stat().st_size, HEADER_BYTES + s["tokens"] * itemsize
-        if size != want:
-            raise ValueError(f"{f} is {'truncated' if size < want else 'too long'}: {size} bytes, expected {want}; "
-                             f"delete it and rerun prepare.py with the same arguments to rewrite it")
+    for i in range(len(m["shards"]) if check_shards else 0):
+        check_shard(data_dir, m, i)
     return m
+
+
+def check_shard(data_dir: Path, m: dict, i: int) -> None:
+    """Check shard i's file against the manifest: split, presence, header (dtype, tokenizer, length), size."""
+    s, path = m["shards"][i], Path(data_dir) / MANIFEST
+    if s["split"] != ("val" if i == 0 else "train"):
+        raise ValueError(f"{path}: shard {i} ({s['file']}) has split {s['split']!r}; the first shard is val, "
+                         f"the others train")
+    f = Path(data_dir) / s["file"]
+    if not f.is_file():
+        raise FileNotFoundError(f"shard {f} listed in {path} is missing: rerun prepare.py with the same arguments "
+                                f"to rewrite it")
+    h = read_header(f)
+    if h["itemsize"] != np.dtype(m["dtype"]).itemsize:
+        raise ValueError(f"{f} holds {8 * h['itemsize']}-bit tokens but the manifest says {m['dtype']}: it comes "
+                         f"from another prepare run; rerun prepare.py into a fresh --out")
+    if h["tokenizer_hash"] != m["tokenizer_hash"]:
+        raise ValueError(f"{f} was written with another tokenizer than the manifest's {m['tokenizer']!r}: "
+                         f"rerun prepare.py into a fresh --out")
+    if h["tokens"] != s["tokens"]:
+        raise ValueError(f"{f} holds {h['tokens']} tokens but the manifest says {s['tokens']}: rerun prepare.py")
+    size, want = f.stat().st_size, HEADER_BYTES + s["tokens"] * np.dtype(m["dtype"]).itemsize
+    if size != want:
+        raise ValueError(f"{f} is {'truncated' if size < want else 'too long'}: {size} bytes, expected {want}; "
+                         f"rerun prepare.py with the same arguments to rewrite it")
 
 
 def open_shard(data_dir: Path, shard: dict, dtype: str) -> np.ndarray:
@@ -247,8 +253,10 @@ class WindowLoader:
             for r, sh, o in zip(rows.tolist(), shard.tolist(), off.tolist()):
                 buf[r] = self._tokens(int(e), sh)[o:o + self.T + 1]
         self.pos += self.world_size * self.B
-        t = torch.from_numpy(buf.astype(np.int64))
-        return t[:, :-1].contiguous(), t[:, 1:].contiguous()
+        # the int64 copies in numpy: torch would spread them over its intra-op threads, which on a busy machine
+        # can wait tens of ms for a preempted thread
+        return (torch.from_numpy(buf[:, :-1].astype(np.int64, order="C")),
+                torch.from_numpy(buf[:, 1:].astype(np.int64, order="C")))
 
     def _seq_locate(self, windows: np.ndarray, order: np.ndarray | None, j: np.ndarray):
         """Windows j of an epoch that reads shards in `order` (None = as listed), each shard's windows in turn."""

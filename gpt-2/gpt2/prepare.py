@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from gpt2.data import (DTYPES, MANIFEST, dtype_for_vocab, open_shard, read_manifest, tokenizer_hash, write_manifest,
+from gpt2.data import (DTYPES, MANIFEST, check_shard, dtype_for_vocab, open_shard, read_manifest, tokenizer_hash, write_manifest,
                        write_shard)
 from gpt2.tokenizer import load_tokenizer
 
@@ -95,14 +95,19 @@ def load_hf_dataset(dataset: str, subset: str | None = None):
 
 
 def txt_documents(path: Path, skip: int = 0, chunk_chars: int = 16 << 20) -> Iterator[str]:
-    """The documents of a .txt file split on "<|endoftext|>", read in chunks (memory stays flat on big files)."""
+    """The documents of a .txt file split on "<|endoftext|>", read in chunks (a separator may straddle two)."""
     def split():
-        rest = ""
+        pieces: list[str] = []  # of the document being read
+        carry, keep = "", len(EOT_TEXT) - 1  # the last chars, which may begin a separator
         with open(path, encoding="utf-8") as f:
             while chunk := f.read(chunk_chars):
-                *docs, rest = (rest + chunk).split(EOT_TEXT)
-                yield from docs
-        yield rest
+                *docs, last = (carry + chunk).split(EOT_TEXT)
+                for d in docs:
+                    yield "".join(pieces) + d
+                    pieces = []
+                pieces.append(last[:-keep])
+                carry = last[-keep:]
+        yield "".join(pieces) + carry
     return itertools.islice((d for d in split() if d), skip, None)
 
 
@@ -248,12 +253,20 @@ def prepare(source: Source, tokenizer: str, out: str | Path, shard_tokens: int, 
 
 
 def _resume(out: Path, fresh: dict) -> dict:
-    """The manifest already in OUT, checked to be from the same settings, shards from the interrupted one dropped."""
-    old = read_manifest(out, allow_incomplete=True)
+    """The manifest already in OUT, checked to be from the same settings; from the first shard whose file is missing
+    or damaged on, shards are dropped from it, to be written again."""
+    old = read_manifest(out, allow_incomplete=True, check_shards=False)
     for key in ("settings", "tokenizer_hash"):
         if old.get(key) != fresh[key]:
             raise ValueError(f"{out} holds shards from other settings ({key}: {old.get(key)} != {fresh[key]}): use a "
                              f"fresh --out (nothing was changed)")
+    for i in range(len(old["shards"])):
+        try:
+            check_shard(out, old, i)
+        except (OSError, ValueError) as e:
+            print(f"rewriting from shard {i} on: {e}")
+            old["shards"], old["complete"] = old["shards"][:i], False
+            break
     return old
 
 

@@ -262,3 +262,45 @@ def test_gutenberg_shards_decode_to_the_file():
         toks = np.concatenate(read_tokens(Path(d)))
         docs = [p for p in src.read_text(encoding="utf-8").split(EOT_TEXT) if p]
         assert tiktoken.get_encoding("gpt2").decode(toks.tolist()) == EOT_TEXT + EOT_TEXT.join(docs)
+
+
+def test_bpe_model_tokenizer_gives_the_same_tokens(ref, corpus, tmp_path):
+    """A bpe .model file holding gpt2's vocab (bpe-rs engine) writes the tokens tiktoken wrote."""
+    from bpe import Tokenizer
+
+    model = Tokenizer.from_tiktoken("gpt2").save(tmp_path / "gpt2")
+    m = prepare(dataset_source(str(corpus / "docs.txt")), str(model), tmp_path / "bpe", SHARD, workers=2)
+    assert m["tokenizer"] == str(model) and m["dtype"] == "uint16"
+    assert m["tokenizer_hash"] != read_manifest(ref)["tokenizer_hash"]  # the file's hash names it
+    for a, b in zip(read_tokens(tmp_path / "bpe"), read_tokens(ref), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_txt_split_does_not_depend_on_the_chunk_size(tmp_path):
+    """Reading in chunks finds every separator, also one that straddles two chunks (oracle: str.split)."""
+    from gpt2.prepare import txt_documents
+
+    rng = np.random.default_rng(1)
+    alphabet = list("ab<|>endoftxé\n") + [EOT_TEXT]
+    for trial in range(40):
+        text = "".join(rng.choice(alphabet, size=int(rng.integers(0, 60))))
+        path = tmp_path / f"{trial}.txt"
+        path.write_text(text, encoding="utf-8")
+        want = [d for d in text.split(EOT_TEXT) if d]
+        for chunk in (1, 5, 12, 13, 14, 1000):
+            assert list(txt_documents(path, chunk_chars=chunk)) == want
+        assert list(txt_documents(path, skip=1)) == want[1:]
+
+
+def test_rerun_rewrites_a_damaged_shard(ref, corpus, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(ref, out)
+    m = read_manifest(out)
+    damaged = out / m["shards"][2]["file"]
+    damaged.write_bytes(damaged.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="truncated"):
+        make_loader("global", out, 2, 64)
+    prepare(dataset_source(str(corpus / "docs.txt")), "gpt2", out, SHARD, workers=2)
+    assert files(out) == files(ref)

@@ -1,0 +1,135 @@
+"""Benchmark of the gpt2 data pipeline: prepare throughput (MB/s of text) and loader overhead per batch.
+
+    uv run --no-sync python bench/gpt2_data.py [--mb 20] [--repeats 3] [--bpe-model gpt2.model]
+
+1. prepare.py on the first --mb MB of ../shared/data/gutenberg-en.txt with the gpt2 tokenizer, all cores, through
+   tiktoken and, where the bpe package can load gpt2's vocab (bpe-rs; or --bpe-model PATH.model), through bpe-rs;
+   also the bare encode_ordinary_batch of the same documents, to show what the pipeline adds.
+2. next_batch() of each loader for B=64, T=1024 over those shards (1M tokens each): the median call (a batch inside a
+   shard) and the mean (which includes moving to a new shard, and for shuffle-shards rebuilding a reshuffled shard),
+   against the ~100 ms a 124M-model step of 64K tokens takes on an H100. Also the mean CPU time of the calling
+   thread, which on a shared machine leaves out the time other processes held the core.
+Prints a markdown table of medians over --repeats runs. The machine may be shared: figures are what it gave.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from gpt2.data import HEADER_BYTES, KINDS, make_loader
+from gpt2.prepare import EOT_TEXT, dataset_source, prepare
+from gpt2.tokenizer import load_tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "data" / "gutenberg-en.txt"
+H100_STEP_MS = 100.0  # 124M model, 64K tokens per step (build-nanogpt on one H100)
+
+
+def bpe_gpt2_model(arg: str | None, tmp: Path) -> tuple[str | None, str]:
+    """A bpe .model file with gpt2's vocab, and how it was found (or why there is none)."""
+    if arg:
+        return arg, f"bpe-rs ({arg})"
+    try:
+        import bpe
+    except ImportError as e:
+        return None, f"bpe not importable ({e})"
+    tok_cls = getattr(bpe, "Tokenizer", None)
+    if tok_cls is None:
+        return None, "bpe.Tokenizer not on this branch yet"
+    if not hasattr(tok_cls, "from_tiktoken"):
+        return None, "bpe.Tokenizer cannot load gpt2's vocab (pass --bpe-model PATH.model)"
+    path = tok_cls.from_tiktoken("gpt2").save(tmp / "gpt2")
+    return str(path), "bpe-rs: gpt2's vocab via bpe.Tokenizer.from_tiktoken('gpt2'), saved as a .model file"
+
+
+def time_prepare(src: Path, spec: str, out: Path, workers: int, repeats: int) -> tuple[float, float, Path]:
+    """Median MB/s of prepare() and of the bare batch encode, and the last output dir."""
+    mb = src.stat().st_size / 1e6
+    docs = [d for d in src.read_text(encoding="utf-8").split(EOT_TEXT) if d]
+    tok = load_tokenizer(spec)
+    pipe, bare = [], []
+    for _ in range(repeats):
+        shutil.rmtree(out, ignore_errors=True)
+        t = time.perf_counter()
+        prepare(dataset_source(str(src)), spec, out, 1_000_000, workers=workers)
+        pipe.append(mb / (time.perf_counter() - t))
+        t = time.perf_counter()
+        tok.encode_ordinary_batch(docs, num_threads=workers)
+        bare.append(mb / (time.perf_counter() - t))
+    return statistics.median(pipe), statistics.median(bare), out
+
+
+def time_loader(kind: str, data: Path, repeats: int, calls: int) -> tuple[float, float, float]:
+    """Median over runs of the median and mean wall time and the mean CPU time (this thread's: on a shared machine
+    it leaves out the time other processes hold the core) of next_batch() in ms, for B=64, T=1024."""
+    med, mean, cpu = [], [], []
+    for r in range(repeats):
+        loader = make_loader(kind, data, 64, 1024, seed=r)
+        loader.next_batch()  # first touch of the first shard
+        ts, cs = [], []
+        for _ in range(calls):
+            t, c = time.perf_counter(), time.thread_time()
+            loader.next_batch()
+            ts.append(time.perf_counter() - t)
+            cs.append(time.thread_time() - c)
+        med.append(statistics.median(ts) * 1e3)
+        mean.append(statistics.fmean(ts) * 1e3)
+        cpu.append(statistics.fmean(cs) * 1e3)
+    return statistics.median(med), statistics.median(mean), statistics.median(cpu)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mb", type=float, default=20, help="MB of gutenberg-en.txt to tokenize")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--workers", type=int, default=os.cpu_count())
+    p.add_argument("--calls", type=int, default=300, help="next_batch() calls per loader run")
+    p.add_argument("--bpe-model", default=None, help="a bpe .model file holding gpt2's vocab")
+    args = p.parse_args()
+    if not CORPUS.is_file():
+        raise SystemExit(f"{CORPUS} not found: this benchmark needs ../shared/data/gutenberg-en.txt")
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        src = tmp / "slice.txt"
+        text = CORPUS.read_bytes()[:int(args.mb * 1e6)].decode("utf-8", errors="ignore")
+        src.write_text(text, encoding="utf-8")
+        rows = []
+        pipe, bare, data = time_prepare(src, "gpt2", tmp / "tiktoken", args.workers, args.repeats)
+        rows.append(("tiktoken", pipe, bare))
+        bpe_spec, bpe_note = bpe_gpt2_model(args.bpe_model, tmp)
+        same = ""
+        if bpe_spec:
+            pipe, bare, out = time_prepare(src, bpe_spec, tmp / "bpe", args.workers, args.repeats)
+            rows.append(("bpe-rs", pipe, bare))
+            # token payloads (the headers differ: they name the tokenizer by its hash)
+            a = [f.read_bytes()[HEADER_BYTES:] for f in sorted(data.glob("*.bin"))]
+            b = [f.read_bytes()[HEADER_BYTES:] for f in sorted(out.glob("*.bin"))]
+            same = "; tokens identical to tiktoken's" if a == b else "; tokens DIFFER from tiktoken's"
+        print(f"\n### prepare: gpt2 tokenizer, {src.stat().st_size / 1e6:.1f} MB of gutenberg-en.txt, "
+              f"{args.workers} workers, median of {args.repeats}\n")
+        print("| tokenizer | prepare.py MB/s | bare encode_ordinary_batch MB/s |\n|---|---|---|")
+        for name, pipe, bare in rows:
+            print(f"| {name} | {pipe:.1f} | {bare:.1f} |")
+        if not bpe_spec:
+            print(f"| bpe-rs | not measured: {bpe_note} | |")
+        else:
+            print(f"\n{bpe_note}{same}")
+
+        print(f"\n### loader: next_batch() for B=64, T=1024, {args.calls} calls, median of {args.repeats} runs\n")
+        print("| loader | median ms | mean ms (incl. shard/epoch switches) | mean CPU ms | CPU mean as % of a 100 ms "
+              "H100 step |\n|---|---|---|---|---|")
+        for kind in KINDS:
+            med, mean, cpu = time_loader(kind, data, args.repeats, args.calls)
+            print(f"| {kind} | {med:.3f} | {mean:.3f} | {cpu:.3f} | {100 * cpu / H100_STEP_MS:.2f}% |")
+        print(f"\nmachine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()

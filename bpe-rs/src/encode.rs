@@ -1,0 +1,295 @@
+//! The encoder: rank-based BPE over pre-tokens (tiktoken's rule), special tokens, decoding.
+//!
+//! Per piece: if the whole piece is a token, that is the answer (most English words); otherwise merge the adjacent
+//! pair whose concatenation has the lowest rank, leftmost first, until none is a token. Short pieces use a linear
+//! scan per merge; long ones (a 1 MB run of one letter, say) a heap over a linked list, so time stays O(n log n).
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::pretok::Splitter;
+
+pub type Rank = u32;
+const NONE: Rank = Rank::MAX;
+/// Pieces longer than this use the heap merge (the linear scan is quadratic in the piece length).
+const HEAP_THRESHOLD: usize = 128;
+
+pub struct CoreBpe {
+    encoder: FxHashMap<Vec<u8>, Rank>,
+    decoder: Vec<Option<Box<[u8]>>>,
+    specials: FxHashMap<String, Rank>,
+    splitter: Splitter,
+}
+
+impl CoreBpe {
+    pub fn new(ranks: Vec<(Vec<u8>, Rank)>, specials: FxHashMap<String, Rank>, pattern: &str) -> Result<Self, String> {
+        let splitter = Splitter::new(pattern)?;
+        let max_id = ranks.iter().map(|r| r.1).chain(specials.values().copied()).max().unwrap_or(0) as usize;
+        let mut decoder: Vec<Option<Box<[u8]>>> = vec![None; max_id + 1];
+        let mut encoder = FxHashMap::default();
+        encoder.reserve(ranks.len());
+        for (bytes, rank) in ranks {
+            if rank == NONE {
+                return Err(format!("rank {rank} is reserved"));
+            }
+            if decoder[rank as usize].is_some() {
+                return Err(format!("rank {rank} is given to two tokens"));
+            }
+            decoder[rank as usize] = Some(bytes.clone().into_boxed_slice());
+            encoder.insert(bytes, rank);
+        }
+        for b in 0..=255u8 {
+            if !encoder.contains_key(&[b][..]) {
+                return Err(format!("byte 0x{b:02x} has no token: byte-level BPE needs all 256 single bytes"));
+            }
+        }
+        for (s, &id) in &specials {
+            decoder[id as usize] = Some(s.as_bytes().to_vec().into_boxed_slice());
+        }
+        Ok(CoreBpe { encoder, decoder, specials, splitter })
+    }
+
+    pub fn n_vocab(&self) -> usize {
+        self.decoder.len()
+    }
+
+    /// Ids of one piece, appended to `out`.
+    #[inline]
+    pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        if let Some(&r) = self.encoder.get(piece) {
+            out.push(r);
+        } else if piece.is_empty() {
+        } else if piece.len() <= HEAP_THRESHOLD {
+            let parts = self.merge_linear(piece);
+            out.extend(parts.windows(2).map(|w| self.encoder[&piece[w[0].0..w[1].0]]));
+        } else {
+            self.merge_heap(piece, out);
+        }
+    }
+
+    /// tiktoken's scan: `parts[i] = (start, rank of the pair starting at part i)`.
+    fn merge_linear(&self, piece: &[u8]) -> Vec<(usize, Rank)> {
+        let rank_of = |s: &[u8]| *self.encoder.get(s).unwrap_or(&NONE);
+        let mut parts: Vec<(usize, Rank)> = (0..piece.len() - 1).map(|i| (i, rank_of(&piece[i..i + 2]))).collect();
+        parts.push((piece.len() - 1, NONE));
+        parts.push((piece.len(), NONE));
+        let pair_rank = |parts: &Vec<(usize, Rank)>, i: usize| {
+            if i + 3 < parts.len() {
+                rank_of(&piece[parts[i].0..parts[i + 3].0])
+            } else {
+                NONE
+            }
+        };
+        loop {
+            let (mut min_rank, mut min_i) = (NONE, 0);
+            for (i, &(_, r)) in parts[..parts.len() - 1].iter().enumerate() {
+                if r < min_rank {
+                    (min_rank, min_i) = (r, i);
+                }
+            }
+            if min_rank == NONE {
+                break;
+            }
+            let i = min_i;
+            if i > 0 {
+                parts[i - 1].1 = pair_rank(&parts, i - 1);
+            }
+            parts[i].1 = pair_rank(&parts, i);
+            parts.remove(i + 1);
+        }
+        parts
+    }
+
+    /// The same merges in O(n log n): a min-heap of (rank, start) over a doubly linked list of parts.
+    fn merge_heap(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        let n = piece.len();
+        let start: Vec<usize> = (0..n).collect();
+        let mut next: Vec<usize> = (1..=n).collect(); // n = end of list
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut alive = vec![true; n];
+        let mut rank: Vec<Rank> = vec![NONE; n];
+        let end_of = |next: &Vec<usize>, start: &Vec<usize>, i: usize| if next[i] < n { start[next[i]] } else { n };
+        let pair_rank = |next: &Vec<usize>, start: &Vec<usize>, i: usize| {
+            let j = next[i];
+            if j >= n {
+                return NONE;
+            }
+            *self.encoder.get(&piece[start[i]..end_of(next, start, j)]).unwrap_or(&NONE)
+        };
+        let mut heap = BinaryHeap::with_capacity(n);
+        for i in 0..n {
+            rank[i] = pair_rank(&next, &start, i);
+            if rank[i] != NONE {
+                heap.push(Reverse((rank[i], i)));
+            }
+        }
+        while let Some(Reverse((r, i))) = heap.pop() {
+            if !alive[i] || rank[i] != r {
+                continue; // stale entry
+            }
+            let j = next[i];
+            alive[j] = false;
+            next[i] = next[j];
+            if next[j] < n {
+                prev[next[j]] = i;
+            }
+            rank[i] = pair_rank(&next, &start, i);
+            if rank[i] != NONE {
+                heap.push(Reverse((rank[i], i)));
+            }
+            let p = prev[i];
+            if p < n {
+                rank[p] = pair_rank(&next, &start, p);
+                if rank[p] != NONE {
+                    heap.push(Reverse((rank[p], p)));
+                }
+            }
+        }
+        let mut i = 0;
+        while i < n {
+            out.push(self.encoder[&piece[start[i]..end_of(&next, &start, i)]]);
+            i = next[i];
+        }
+    }
+
+    /// Encode text with no special-token handling.
+    pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) {
+        self.splitter.for_each(text, |piece| self.encode_piece(piece.as_bytes(), out));
+    }
+
+    pub fn encode_ordinary(&self, text: &str) -> Vec<Rank> {
+        let mut out = Vec::with_capacity(text.len() / 4);
+        self.encode_ordinary_into(text, &mut out);
+        out
+    }
+
+    /// A matcher for the allowed special tokens (leftmost, then longest: as the Python reference splits).
+    pub fn special_matcher(&self, allowed: &[String]) -> Result<Option<AhoCorasick>, String> {
+        for s in allowed {
+            if !self.specials.contains_key(s) {
+                return Err(format!("{s:?} is not a special token of this tokenizer"));
+            }
+        }
+        if allowed.is_empty() {
+            return Ok(None);
+        }
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(allowed)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Encode text where the matcher's special tokens become their ids.
+    pub fn encode_with(&self, text: &str, matcher: Option<&AhoCorasick>, out: &mut Vec<Rank>) {
+        let Some(ac) = matcher else { return self.encode_ordinary_into(text, out) };
+        let mut pos = 0;
+        for m in ac.find_iter(text) {
+            self.encode_ordinary_into(&text[pos..m.start()], out);
+            out.push(self.specials[&text[m.start()..m.end()]]);
+            pos = m.end();
+        }
+        self.encode_ordinary_into(&text[pos..], out);
+    }
+
+    /// Encode many texts in parallel (rayon), each exactly as `encode_with` would.
+    pub fn encode_batch(&self, texts: &[String], matcher: Option<&AhoCorasick>) -> Vec<Vec<Rank>> {
+        texts
+            .par_iter()
+            .map(|t| {
+                let mut out = Vec::with_capacity(t.len() / 4);
+                self.encode_with(t, matcher, &mut out);
+                out
+            })
+            .collect()
+    }
+
+    /// Encode one long text in parallel: cut at safe points (chunk.rs), encode chunks, concatenate.
+    pub fn encode_parallel(&self, text: &str, matcher: Option<&AhoCorasick>, n_chunks: usize) -> Vec<Rank> {
+        let specials: Vec<Vec<u8>> = self.specials.keys().map(|s| s.as_bytes().to_vec()).collect();
+        let bounds = crate::chunk::chunk_bounds(text.as_bytes(), n_chunks, &specials);
+        let parts: Vec<Vec<Rank>> = bounds
+            .par_windows(2)
+            .map(|w| {
+                let mut out = Vec::with_capacity((w[1] - w[0]) / 4);
+                self.encode_with(&text[w[0]..w[1]], matcher, &mut out);
+                out
+            })
+            .collect();
+        parts.concat()
+    }
+
+    /// Stream a UTF-8 file block by block (chunk.rs) and encode each block in parallel.
+    pub fn encode_file(&self, path: &str, matcher: Option<&AhoCorasick>) -> Result<Vec<Rank>, String> {
+        let specials: Vec<Vec<u8>> = self.specials.keys().map(|s| s.as_bytes().to_vec()).collect();
+        let mut out = Vec::new();
+        let n_chunks = rayon::current_num_threads() * 4;
+        crate::chunk::for_each_block(path, &specials, |text, _, _| {
+            out.extend(self.encode_parallel(text, matcher, n_chunks));
+        })?;
+        Ok(out)
+    }
+
+    pub fn decode_bytes(&self, ids: &[Rank]) -> Result<Vec<u8>, Rank> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        for &id in ids {
+            match self.decoder.get(id as usize) {
+                Some(Some(b)) => out.extend_from_slice(b),
+                _ => return Err(id),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy() -> CoreBpe {
+        let mut ranks: Vec<(Vec<u8>, Rank)> = (0..=255u8).map(|b| (vec![b], b as Rank)).collect();
+        for (i, t) in ["aa", "ab", "aaaa", "aab"].iter().enumerate() {
+            ranks.push((t.as_bytes().to_vec(), 256 + i as Rank));
+        }
+        let specials = [("<|eot|>".to_string(), 300)].into_iter().collect();
+        CoreBpe::new(ranks, specials, r"\w+|\s+|.").unwrap()
+    }
+
+    #[test]
+    fn lowest_rank_leftmost_first() {
+        let bpe = toy();
+        assert_eq!(bpe.encode_ordinary("aab"), vec![259]); // the whole piece is a token
+        assert_eq!(bpe.encode_ordinary("aaab"), vec![256, 257]); // aa (256) first, then a|ab: "ab" 257
+        assert_eq!(bpe.encode_ordinary("aaaaa"), vec![258, 97]);
+    }
+
+    #[test]
+    fn heap_merge_equals_linear_merge() {
+        let bpe = toy();
+        for len in [129, 200, 513] {
+            for pattern in ["a", "ab", "aab", "aaab", "ba"] {
+                let piece: Vec<u8> = pattern.as_bytes().iter().cycle().take(len).copied().collect();
+                let linear = bpe.merge_linear(&piece);
+                let want: Vec<Rank> = linear.windows(2).map(|w| bpe.encoder[&piece[w[0].0..w[1].0]]).collect();
+                let mut got = Vec::new();
+                bpe.merge_heap(&piece, &mut got);
+                assert_eq!(got, want, "{pattern} x {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn specials_and_decode() {
+        let bpe = toy();
+        let m = bpe.special_matcher(&["<|eot|>".to_string()]).unwrap();
+        let mut out = Vec::new();
+        bpe.encode_with("ab<|eot|>ab", m.as_ref(), &mut out);
+        assert_eq!(out, vec![257, 300, 257]);
+        assert_eq!(bpe.decode_bytes(&out).unwrap(), b"ab<|eot|>ab");
+        assert_eq!(bpe.decode_bytes(&[9999]), Err(9999));
+        assert!(bpe.special_matcher(&["nope".to_string()]).is_err());
+    }
+}

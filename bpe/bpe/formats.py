@@ -1,0 +1,211 @@
+"""Tokenizer files: our `.model` (+ a human-readable `.vocab`), minbpe's, tiktoken's and HuggingFace's.
+
+Our `.model` format ("bpe v1"), one UTF-8 text file:
+
+    bpe v1
+    {"name": "shakespeare", "pattern": "...", "special_tokens": {"<|endoftext|>": 4095}}
+    merges 3839
+    101 32          <- merge 0: ids 101 and 32 make id 256
+    ...
+
+A tokenizer imported from tiktoken has ranks but no merges; it is saved with `ranks N` followed by N lines
+`<base64 token bytes> <id>` instead (tiktoken's own file format). Loading checks the header, the counts and every
+id, so a truncated or edited file fails loudly instead of encoding wrongly.
+
+`minbpe v1` and `simple-bpe v1` files (karpathy/minbpe and tokenizers derived from it) load too: line 1 the version,
+line 2 the pattern, line 3 the number of special tokens, then `token id` lines, then merges `a b`.
+
+    >>> tok.save("out/shakespeare")      # writes out/shakespeare.model and out/shakespeare.vocab
+    >>> Tokenizer.load("out/shakespeare.model")
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .encoding import merges_from_ranks
+from .tokenizer import Backend, Tokenizer
+
+VERSION = "bpe v1"
+MINBPE_VERSIONS = ("minbpe v1", "simple-bpe v1")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temp file beside `path`, then rename: readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------------------------------------ our format
+def save_model(tok: Tokenizer, prefix: str | os.PathLike) -> Path:
+    """Write PREFIX.model and PREFIX.vocab; returns the .model path."""
+    prefix = Path(prefix)
+    header = {"name": tok.name, "pattern": tok.pattern, "special_tokens": tok.special_tokens}
+    lines = [VERSION, json.dumps(header, ensure_ascii=False)]
+    if tok.merges is not None:
+        lines.append(f"merges {len(tok.merges)}")
+        lines += [f"{a} {b}" for a, b in tok.merges]
+    else:
+        ranks = sorted(tok.mergeable_ranks.items(), key=lambda kv: kv[1])
+        lines.append(f"ranks {len(ranks)}")
+        lines += [f"{base64.b64encode(t).decode()} {r}" for t, r in ranks]
+    vocab_text = render_vocab(tok)  # everything is rendered before anything is written
+    model_path = prefix.with_name(prefix.name + ".model")
+    atomic_write_text(model_path, "\n".join(lines) + "\n")
+    atomic_write_text(prefix.with_name(prefix.name + ".vocab"), vocab_text)
+    return model_path
+
+
+def render_vocab(tok: Tokenizer) -> str:
+    """One line per token for people: `[a][b] -> [ab] id` for merges, `[token] id` otherwise (bytes shown safely)."""
+    show = lambda b: b.decode("utf-8", errors="replace").encode("unicode_escape").decode("ascii")  # noqa: E731
+    out = []
+    inverse = {256 + i: pair for i, pair in enumerate(tok.merges or [])}
+    for i in sorted(tok._decoder):
+        b = tok._decoder[i]
+        if i in inverse:
+            a, c = inverse[i]
+            out.append(f"[{show(tok._decoder[a])}][{show(tok._decoder[c])}] -> [{show(b)}] {i}")
+        else:
+            out.append(f"[{show(b)}] {i}")
+    return "\n".join(out) + "\n"
+
+
+def load_model(path: str | os.PathLike, backend: Backend = "rust") -> Tokenizer:
+    """Load a `bpe v1`, `minbpe v1` or `simple-bpe v1` .model file, with errors that say what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer file {path} not found: train one with `python bpe/train.py --out PREFIX`")
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a tokenizer .model file (it is not UTF-8 text)") from None
+    if lines and lines[-1] == "":
+        lines.pop()
+    version = lines[0].strip() if lines else ""
+    try:
+        if version == VERSION:
+            return _parse_ours(lines, backend)
+        if version in MINBPE_VERSIONS:
+            return _parse_minbpe(lines, backend, path.stem)
+    except (ValueError, IndexError, KeyError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is malformed or truncated ({e}): re-save it or train again") from None
+    raise ValueError(
+        f"{path} is not a tokenizer .model file: its first line is {version[:40]!r}, expected {VERSION!r}, "
+        f"{MINBPE_VERSIONS[0]!r} or {MINBPE_VERSIONS[1]!r}"
+    )
+
+
+def _parse_ours(lines: list[str], backend: Backend) -> Tokenizer:
+    header = json.loads(lines[1])
+    kind, count = lines[2].split()
+    body = lines[3:]
+    if len(body) != int(count):
+        raise ValueError(f"header promises {count} {kind} but the file holds {len(body)}")
+    specials = {str(k): int(v) for k, v in header["special_tokens"].items()}
+    if kind == "merges":
+        merges = [_int_pair(line) for line in body]
+        return Tokenizer.from_merges(merges, specials, header["pattern"], header["name"], backend)
+    if kind == "ranks":
+        ranks = {}
+        for line in body:
+            token, rank = line.split()
+            ranks[base64.b64decode(token, validate=True)] = int(rank)
+        return Tokenizer(ranks, specials, header["pattern"], header["name"], backend=backend)
+    raise ValueError(f"unknown section {kind!r} (expected 'merges' or 'ranks')")
+
+
+def _parse_minbpe(lines: list[str], backend: Backend, name: str) -> Tokenizer:
+    pattern = lines[1]
+    n_special = int(lines[2])
+    specials = {}
+    for line in lines[3 : 3 + n_special]:
+        token, idx = line.rsplit(" ", 1)
+        specials[token] = int(idx)
+    if len(specials) != n_special:
+        raise ValueError(f"expected {n_special} special tokens, found {len(specials)}")
+    merges = [_int_pair(line) for line in lines[3 + n_special :]]
+    return Tokenizer.from_merges(merges, specials, pattern, name, backend)
+
+
+def _int_pair(line: str) -> tuple[int, int]:
+    a, b = line.split()
+    return int(a), int(b)
+
+
+# ------------------------------------------------------------------------------------------------ exports
+def export_tiktoken(tok: Tokenizer, path: str | os.PathLike) -> Path:
+    """Write the ranks in tiktoken's file format: `tiktoken.load.load_tiktoken_bpe(path)` reads it.
+
+    Build the Encoding with tiktoken.Encoding(name, pat_str=tok.pattern, mergeable_ranks=...,
+    special_tokens=tok.special_tokens).
+    """
+    path = Path(path)
+    ranks = sorted(tok.mergeable_ranks.items(), key=lambda kv: kv[1])
+    atomic_write_text(path, "".join(f"{base64.b64encode(t).decode()} {r}\n" for t, r in ranks))
+    return path
+
+
+def _byte_to_unicode() -> dict[int, str]:
+    """GPT-2's printable stand-in for each byte, the alphabet HF byte-level BPE vocabularies are written in."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
+    mapping, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            mapping[b] = chr(b)
+        else:
+            mapping[b] = chr(256 + extra)
+            extra += 1
+    return mapping
+
+
+def export_hf(tok: Tokenizer, path: str | os.PathLike) -> Path:
+    """Write a HuggingFace `tokenizers` tokenizer.json (Split by our pattern, byte-level BPE, ByteLevel decoder)."""
+    b2u = _byte_to_unicode()
+    enc = lambda b: "".join(b2u[x] for x in b)  # noqa: E731
+    vocab = {enc(t): r for t, r in tok.mergeable_ranks.items()}
+    if tok.merges is not None:
+        vocab_bytes = {i: t for t, i in tok.mergeable_ranks.items()}
+        merges = [[enc(vocab_bytes[a]), enc(vocab_bytes[b])] for a, b in tok.merges]
+    else:
+        merges = [[enc(a), enc(b)] for a, b in merges_from_ranks(tok.mergeable_ranks)]
+    added = [
+        {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+         "special": True}
+        for s, i in sorted(tok.special_tokens.items(), key=lambda kv: kv[1])
+    ]
+    spec = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": {
+            "type": "Sequence",
+            "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": tok.pattern}, "behavior": "Isolated", "invert": False},
+                {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+            ],
+        },
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+        "model": {
+            "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+            "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+            "vocab": vocab, "merges": merges,
+        },
+    }
+    path = Path(path)
+    atomic_write_text(path, json.dumps(spec, ensure_ascii=False))
+    return path

@@ -1,0 +1,119 @@
+"""Files: our .model round-trips, minbpe files load, and exports load in tiktoken and HF tokenizers with our ids."""
+
+import pytest
+
+from bpe import Tokenizer
+from bpe.formats import export_hf, export_tiktoken, load_model
+from testutil import require_tiktoken_cache, shared_file
+
+EOT = "<|endoftext|>"
+
+
+@pytest.fixture(scope="module")
+def trained():
+    text = shared_file("multilingual.txt").read_text(encoding="utf-8")[:300_000]
+    return Tokenizer.train(text, vocab_size=800, pattern="gpt4", special_tokens=[EOT])
+
+
+@pytest.fixture(scope="module")
+def sample_text():
+    return shared_file("multilingual.txt").read_text(encoding="utf-8")[300_000:500_000]
+
+
+def test_model_round_trip(trained, tmp_path, sample_text):
+    path = trained.save(tmp_path / "tok")
+    assert path.name == "tok.model" and (tmp_path / "tok.vocab").is_file()
+    loaded = Tokenizer.load(path)
+    assert loaded.merges == trained.merges and loaded.special_tokens == trained.special_tokens
+    assert loaded.pattern == trained.pattern
+    assert loaded.encode(sample_text, allowed_special="all") == trained.encode(sample_text, allowed_special="all")
+    assert not list(tmp_path.glob(".*tmp")), "temp files must not be left behind"
+
+
+def test_tiktoken_derived_tokenizer_round_trips_through_ranks(tmp_path):
+    require_tiktoken_cache()
+    tok = Tokenizer.from_tiktoken("gpt2")
+    loaded = Tokenizer.load(tok.save(tmp_path / "gpt2"))
+    assert loaded.mergeable_ranks == tok.mergeable_ranks and loaded.special_tokens == tok.special_tokens
+    assert loaded.encode_ordinary("Hello, world!") == [15496, 11, 995, 0]
+
+
+def test_loads_minbpe_and_simple_bpe_files(tmp_path, trained, sample_text):
+    for version in ("minbpe v1", "simple-bpe v1"):
+        lines = [version, trained.pattern, "1", f"{EOT} {trained.special_tokens[EOT]}"]
+        lines += [f"{a} {b}" for a, b in trained.merges]
+        path = tmp_path / "old.model"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        old = Tokenizer.load(path)
+        assert old.encode_ordinary(sample_text) == trained.encode_ordinary(sample_text)
+
+
+def test_tiktoken_export_gives_our_ids(trained, tmp_path, sample_text):
+    import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
+
+    path = export_tiktoken(trained, tmp_path / "tok.tiktoken")
+    enc = tiktoken.Encoding("ours", pat_str=trained.pattern, mergeable_ranks=load_tiktoken_bpe(str(path)),
+                            special_tokens=trained.special_tokens)
+    assert enc.encode(sample_text, allowed_special="all") == trained.encode(sample_text, allowed_special="all")
+
+
+def test_hf_export_gives_our_ids(trained, tmp_path, sample_text):
+    from tokenizers import Tokenizer as HFTokenizer
+
+    hf = HFTokenizer.from_file(str(export_hf(trained, tmp_path / "tokenizer.json")))
+    assert hf.encode(sample_text).ids == trained.encode(sample_text, allowed_special="all")
+    assert hf.decode(trained.encode_ordinary("héllo wörld")) == "héllo wörld"
+
+
+def test_hf_export_of_tiktoken_ranks_recovers_merges(tmp_path):
+    require_tiktoken_cache()
+    from tokenizers import Tokenizer as HFTokenizer
+
+    tok = Tokenizer.from_tiktoken("gpt2")
+    hf = HFTokenizer.from_file(str(export_hf(tok, tmp_path / "tokenizer.json")))
+    text = shared_file("tinyshakespeare.txt").read_text()[:50_000]
+    assert hf.encode(text).ids == tok.encode_ordinary(text)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "first line"),
+        ("hello\n", "first line"),
+        ('bpe v1\n{"name": "x", "pattern": "a", "special_tokens": {}}\nmerges 3\n97 97\n', "promises 3"),
+        ('bpe v1\n{"name": "x"\n', "malformed"),
+        ('bpe v1\n{"name": "x", "pattern": "a", "special_tokens": {}}\nmerges 1\n97 999\n', "does not exist"),
+        ("minbpe v1\npattern\n2\n<|a|> 256\n", "special tokens"),
+    ],
+)
+def test_malformed_model_files_get_clear_errors(tmp_path, content, message):
+    path = tmp_path / "bad.model"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_model(path)
+
+
+def test_missing_and_binary_model_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train one"):
+        Tokenizer.load(tmp_path / "nope.model")
+    path = tmp_path / "binary.model"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match="not UTF-8"):
+        Tokenizer.load(path)
+
+
+def test_failed_save_leaves_old_files_intact(trained, tmp_path, monkeypatch):
+    path = trained.save(tmp_path / "tok")
+    before = path.read_bytes()
+    other = Tokenizer.train("a different corpus " * 20, vocab_size=270)
+    import bpe.formats as formats
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(formats.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        other.save(tmp_path / "tok")
+    assert path.read_bytes() == before
+    assert not list(tmp_path.glob(".*tmp")), "the temp file must be cleaned up"

@@ -1,0 +1,8 @@
+"""The bpe-dev notebook executes top to bottom (its own asserts check naive == Rust merges)."""
+
+
+from testutil import ROOT, run_notebook
+
+
+def test_bpe_dev_notebook_runs():
+    run_notebook(ROOT / "bpe" / "notebooks" / "bpe-dev.ipynb")

@@ -1,0 +1,62 @@
+"""Rust pre-tokenization (bpe_rs.pretokenize) must split exactly as Python's `regex` module does."""
+
+import bpe_rs
+import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpe.patterns import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN, split_special
+from testutil import shared_file
+
+PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "o200k": O200K_PATTERN}
+ORIGINAL_GPT2 = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+# Text that stresses the whitespace lookahead, contractions, numbers, scripts, marks and emoji. Unassigned code
+# points (Cn, judged by Python's unicodedata) are left out: `regex` ships Unicode 17 tables and the Rust regex crate
+# Unicode 16, so a character new in 17 (e.g. U+323B0) is a letter to one and unassigned to the other.
+tricky_text = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list(" \t\n\r\u00a0\u3000\u2028'sSdtTlLvVreE0123456789.,!?/-_")),
+        st.characters(exclude_categories=("Cs", "Cn")),
+    ),
+    max_size=80,
+)
+
+
+@pytest.mark.parametrize("name", PATTERNS)
+@given(text=tricky_text)
+@settings(max_examples=300, deadline=None)
+def test_rust_splits_like_regex_module(name, text):
+    pattern = PATTERNS[name]
+    assert bpe_rs.pretokenize(text, pattern) == regex.findall(pattern, text)
+
+
+@pytest.mark.parametrize("name", PATTERNS)
+@pytest.mark.parametrize("corpus", ["multilingual.txt", "tinyshakespeare.txt"])
+def test_rust_splits_like_regex_module_on_corpora(name, corpus):
+    text = shared_file(corpus).read_text(encoding="utf-8")[:1_500_000]
+    pattern = PATTERNS[name]
+    assert bpe_rs.pretokenize(text, pattern) == regex.findall(pattern, text)
+
+
+def test_original_gpt2_spelling_splits_the_same():
+    text = "Hello  world's\n\n  123 4567 !!  \t x   "
+    assert regex.findall(ORIGINAL_GPT2, text) == regex.findall(GPT2_PATTERN, text)
+    assert bpe_rs.pretokenize(text, ORIGINAL_GPT2) == regex.findall(ORIGINAL_GPT2, text)
+
+
+def test_custom_pattern_runs_through_the_general_engine():
+    pattern = r"\w+|\s+(?!\S)|\s+|[^\w\s]"
+    text = "ab  cd, e\n\n f"
+    assert bpe_rs.pretokenize(text, pattern) == regex.findall(pattern, text)
+
+
+def test_invalid_pattern_is_a_clear_error():
+    with pytest.raises(ValueError, match="invalid split pattern"):
+        bpe_rs.pretokenize("x", "(unclosed")
+
+
+def test_special_tokens_are_split_out_first_longest_first():
+    assert split_special("a<|x|>b<|xy|>c", ["<|x|>", "<|xy|>"]) == ["a", "<|x|>", "b", "<|xy|>", "c"]
+    assert split_special("", ["<|x|>"]) == []
