@@ -77,23 +77,29 @@ def results_table(runs: list[RunLogData]) -> str:
 
 
 def plot_runs(runs: list[RunLogData], out: str | Path, title: str | None = None) -> Path:
-    """Three panels (val loss, val bits per byte, HellaSwag acc_norm vs step), one line per run; saved as OUT."""
+    """Four panels (train loss, val loss, val bits per byte, HellaSwag acc_norm vs step), a line per run; saved as OUT."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     panels = [("val_loss", "val loss (nats/token)"), ("val_bpb", "val bits per byte"), ("hellaswag", "HellaSwag acc_norm")]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for ax, (key, label) in zip(axes, panels):
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
+    for run in runs:
+        axes[0].plot([r["step"] for r in run.train], [r["loss"] for r in run.train], lw=0.8, label=run.name)
+    axes[0].set_title("train loss")
+    axes[3].axhline(0.25, color="gray", ls="--", lw=0.8, label="random (0.25)")
+    for ax, (key, label) in zip(axes[1:], panels):
         for run in runs:
             pts = [(e["step"], e[key]) for e in run.evals if e.get(key) is not None]
             if pts:
                 ax.plot(*zip(*pts), marker=".", label=run.name)
-        ax.set_xlabel("step")
         ax.set_title(label)
+    for ax in axes:
+        ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     axes[0].legend()
+    axes[3].legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
