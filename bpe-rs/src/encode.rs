@@ -156,8 +156,22 @@ impl CoreBpe {
     }
 
     /// Encode text with no special-token handling.
+    ///
+    /// A piece that is not itself a token is merged once per call and remembered: the cache maps it to where its
+    /// ids already sit in `out`, so a repeat is a copy (rare words recur, and merging is the slow path).
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) {
-        self.splitter.for_each(text, |piece| self.encode_piece(piece.as_bytes(), out));
+        let mut cache: FxHashMap<&str, (usize, usize)> = FxHashMap::default();
+        self.splitter.for_each(text, |piece| {
+            if let Some(&r) = self.encoder.get(piece.as_bytes()) {
+                out.push(r);
+            } else if let Some(&(start, len)) = cache.get(piece) {
+                out.extend_from_within(start..start + len);
+            } else {
+                let start = out.len();
+                self.encode_piece(piece.as_bytes(), out);
+                cache.insert(piece, (start, out.len() - start));
+            }
+        });
     }
 
     pub fn encode_ordinary(&self, text: &str) -> Vec<Rank> {

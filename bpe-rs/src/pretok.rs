@@ -6,7 +6,10 @@
 //! newline that an earlier `\s*[\r\n]` alternative produced (cl100k, o200k). Any other pattern runs on fancy-regex.
 
 use fancy_regex::Regex as FancyRegex;
-use regex::Regex;
+use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input};
+
+use crate::ascii::{piece_end, Pattern as AsciiPattern};
 
 const GPT2: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
 const GPT2_ORIGINAL: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
@@ -16,8 +19,9 @@ const CL100K_FAST: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}
 const O200K_HEAD: &str = r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|";
 
 pub enum Splitter {
-    /// DFA regex plus the hand-written lookahead; `newline_alt`: an earlier `\s*[\r\n]` alternative exists.
-    Fast { re: Regex, newline_alt: bool },
+    /// DFA regex plus the hand-written lookahead; `newline_alt`: an earlier `\s*[\r\n]` alternative exists;
+    /// `ascii`: the hand-written scanner that handles ASCII pieces first (ascii.rs).
+    Fast { re: Regex, newline_alt: bool, ascii: Option<AsciiPattern> },
     Fancy(FancyRegex),
 }
 
@@ -25,14 +29,14 @@ impl Splitter {
     pub fn new(pattern: &str) -> Result<Self, String> {
         let o200k = format!("{O200K_HEAD}\\s+(?!\\S)|\\s+");
         let fast = match pattern {
-            p if p == GPT2 || p == GPT2_ORIGINAL => Some((GPT2_FAST.to_string(), false)),
-            p if p == CL100K => Some((CL100K_FAST.to_string(), true)),
-            p if p == o200k => Some((format!("{O200K_HEAD}\\s+"), true)),
+            p if p == GPT2 || p == GPT2_ORIGINAL => Some((GPT2_FAST.to_string(), false, Some(AsciiPattern::Gpt2))),
+            p if p == CL100K => Some((CL100K_FAST.to_string(), true, Some(AsciiPattern::Cl100k))),
+            p if p == o200k => Some((format!("{O200K_HEAD}\\s+"), true, None)),
             _ => None,
         };
-        if let Some((re, newline_alt)) = fast {
+        if let Some((re, newline_alt, ascii)) = fast {
             let re = Regex::new(&re).map_err(|e| e.to_string())?;
-            return Ok(Splitter::Fast { re, newline_alt });
+            return Ok(Splitter::Fast { re, newline_alt, ascii });
         }
         FancyRegex::new(pattern)
             .map(Splitter::Fancy)
@@ -42,10 +46,18 @@ impl Splitter {
     /// Call `f` with each piece of `text`, in order.
     pub fn for_each<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
         match self {
-            Splitter::Fast { re, newline_alt } => {
+            Splitter::Fast { re, newline_alt, ascii } => {
+                let bytes = text.as_bytes();
                 let mut pos = 0;
                 while pos < text.len() {
-                    let Some(m) = re.find_at(text, pos) else { break };
+                    if let Some(end) = ascii.and_then(|p| piece_end(p, bytes, pos)) {
+                        f(&text[pos..end]);
+                        pos = end;
+                        continue;
+                    }
+                    // Pieces tile the text (every char matches some alternative), so each search is anchored.
+                    let input = Input::new(text).range(pos..).anchored(Anchored::Yes);
+                    let Some(m) = re.search(&input) else { break };
                     let end = lookahead_end(text, m.start(), m.end(), *newline_alt);
                     f(&text[m.start()..end]);
                     pos = end;
@@ -107,6 +119,12 @@ mod tests {
     fn fast_vs_fancy(pattern: &str, text: &str) {
         let fast = Splitter::new(pattern).unwrap();
         assert!(matches!(fast, Splitter::Fast { .. }));
+        if let Splitter::Fast { re, newline_alt, .. } = &fast {
+            // the regex path alone, without the ASCII scanner, must agree too
+            let plain = Splitter::Fast { re: re.clone(), newline_alt: *newline_alt, ascii: None };
+            let fancy = Splitter::Fancy(FancyRegex::new(pattern).unwrap());
+            assert_eq!(plain.split(text), fancy.split(text), "regex path, pattern {pattern:?} on {text:?}");
+        }
         let fancy = Splitter::Fancy(FancyRegex::new(pattern).unwrap());
         assert_eq!(fast.split(text), fancy.split(text), "pattern {pattern:?} on {text:?}");
     }
@@ -117,6 +135,8 @@ mod tests {
         let texts = [
             "Hello world's  end", "a   b\n\n  c\r\n d\t\te  ", "  \n x", "x \u{3000}\u{3000}y", "it's 12345 ok?!\n\n",
             "trailing spaces   ", "\n\n\n", "  ", "ab\u{00a0} cd", "Ünïcödé  ça\u{2028}va", "1,000,000  dollars\n  x",
+            "'S 'LL 'Ve 'ſ 'lſ x'", "\t x\t\ty", "...hello (world) \"q\"?!\n\n\r\n", "12345678 9é", " !!\n\nx", "a\x0b\x0cb",
+            " \u{00e9}t\u{00e9} \u{0661}\u{0662}3 4\u{0663}", "x  \u{3000}y", "'\u{017f} ' s",
         ];
         for p in [GPT2, GPT2_ORIGINAL, CL100K, o200k.as_str()] {
             for t in texts {

@@ -202,7 +202,9 @@ def export_hf(tok: Tokenizer, path: str | os.PathLike) -> Path:
         "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
         "model": {
             "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-            "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+            "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+            # tiktoken (and our engine) take a piece that is itself a token as is, before any merging
+            "ignore_merges": True,
             "vocab": vocab, "merges": merges,
         },
     }

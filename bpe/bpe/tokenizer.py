@@ -283,7 +283,10 @@ class Tokenizer:
     # ------------------------------------------------------------------------------------------ decoding
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """Concatenated bytes of the tokens; an unknown id raises ValueError."""
-        ids = list(ids)
+        if isinstance(ids, np.ndarray):
+            ids = ids.tolist()
+        elif not isinstance(ids, list):
+            ids = list(ids)  # a list goes to Rust as is: copying millions of ids would cost more than decoding
         if self._engine is not None:
             return _call_rust(self._engine.decode_bytes, ids)
         return b"".join(self.token_bytes(i) for i in ids)

@@ -1,0 +1,102 @@
+"""Helpers shared by the bench/ scripts: medians of repeated timings, markdown tables, results files, the plot.
+
+Benchmarks never run in the test suite; each script prints a markdown table and saves its raw figures to
+runs/bench/NAME.json, from which `plot_bpe()` draws images/bpe-benchmarks.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "runs" / "bench"
+
+if (ROOT.parent / "shared" / "tiktoken-cache").is_dir():
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared" / "tiktoken-cache"))
+
+
+def median_time(fn: Callable[[], object], runs: int = 3, warmup: int = 1) -> tuple[float, object]:
+    """(median seconds over `runs`, the last result) after `warmup` untimed calls."""
+    out = None
+    for _ in range(warmup):
+        out = fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def markdown_table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def corpus_slice(name: str, max_bytes: int | None = None) -> str:
+    """A UTF-8 corpus from ../shared/data, cut to at most max_bytes (at a character boundary)."""
+    path = SHARED / name
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: the benchmarks read ../shared/data beside the checkout")
+    with open(path, "rb") as f:
+        data = f.read(max_bytes) if max_bytes else f.read()
+    return data.decode("utf-8", errors="ignore")
+
+
+def save_results(name: str, results: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"machine": machine(), **results}, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def _grouped_bars(ax, rows: list[dict], group: str, series: str, value: str, label) -> None:
+    """One group of bars per distinct rows[group], one bar (and legend entry) per distinct rows[series]."""
+    groups = list(dict.fromkeys(r[group] for r in rows))
+    names = list(dict.fromkeys(r[series] for r in rows))
+    width = 0.8 / len(names)
+    for k, name in enumerate(names):
+        values = [next((r[value] for r in rows if r[series] == name and r[group] == g), 0) for g in groups]
+        ax.bar([i + k * width for i in range(len(groups))], values, width, label=name)
+    ax.set_xticks([i + width * (len(names) - 1) / 2 for i in range(len(groups))], [label(g) for g in groups],
+                  fontsize=8)
+    ax.legend(fontsize=8)
+
+
+def plot_bpe(out: Path = ROOT / "images" / "bpe-benchmarks.png") -> Path | None:
+    """Training seconds (left) and encoding MB/s (right) from the saved bpe_train / bpe_encode results."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = RESULTS / "bpe_train.json"
+    encode = RESULTS / "bpe_encode.json"
+    if not (train.exists() and encode.exists()):
+        return None
+    train_rows = json.loads(train.read_text())["training"]
+    encode_rows = json.loads(encode.read_text())["encoding"]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    _grouped_bars(a, train_rows, "vocab", "trainer", "seconds", lambda v: f"{v:,}")
+    a.set(xlabel="vocab size", ylabel="seconds (lower is better)", title="Training on 10 MB of English")
+    _grouped_bars(b, encode_rows, "setting", "encoder", "mb_per_s", str)
+    b.set(ylabel="MB/s (higher is better)", title="Encoding 10 MB of English")
+    fig.suptitle(f"bpe-rs vs competitors, same run ({machine()})")
+    fig.tight_layout()
+    out.parent.mkdir(exist_ok=True)
+    fig.savefig(out, dpi=110)
+    return out
