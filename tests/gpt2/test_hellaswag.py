@@ -102,19 +102,22 @@ def test_bad_files_are_named(tmp_path):
 
 
 def test_shared_copy_is_the_validation_set():
-    hellaswag.validate(shared_file("hellaswag_val.jsonl"))  # 10,042 well-formed examples, known md5 (no warning)
+    hellaswag.validate(shared_file("hellaswag_val.jsonl"))  # 10,042 well-formed examples
 
 
-def test_download_checks_and_caches(tmp_path):
+def test_download_checks_and_caches(tmp_path, monkeypatch):
     """download() through urllib (a file:// URL stands in for the official one, offline): checked, then cached."""
     src = shared_file("hellaswag_val.jsonl")
-    path = hellaswag.download(tmp_path / "cache", url=src.as_uri())
+    monkeypatch.setenv("BFS_CACHE", str(tmp_path / "cache"))
+    path = hellaswag.download(url=src.as_uri())
     assert path.read_bytes() == src.read_bytes()
-    assert hellaswag.download(tmp_path / "cache", url="file:///nonexistent") == path  # the cache answers
+    assert hellaswag.download(url="file:///nonexistent") == path  # the cache answers
     short = tmp_path / "short.jsonl"
     short.write_text("".join(src.read_text().splitlines(keepends=True)[:10]))
+    monkeypatch.setenv("BFS_CACHE", str(tmp_path / "bad"))
     with pytest.raises(ValueError, match="has 10 examples"):
-        hellaswag.download(tmp_path / "bad", url=short.as_uri())
-    assert not list((tmp_path / "bad").iterdir())  # nothing half-written is left
-    with pytest.raises(RuntimeError, match="--hellaswag PATH"):
-        hellaswag.download(tmp_path / "none", url="file:///nonexistent/hellaswag_val.jsonl")
+        hellaswag.download(url=short.as_uri())
+    assert not list((tmp_path / "bad").iterdir())  # nothing bad is left behind
+    monkeypatch.setenv("BFS_CACHE", str(tmp_path / "none"))
+    with pytest.raises(ConnectionError, match="local"):
+        hellaswag.download(url="file:///nonexistent/hellaswag_val.jsonl")
