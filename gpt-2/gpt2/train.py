@@ -342,7 +342,7 @@ def _load_hellaswag(cfg: TrainConfig, master: bool):
         return None
     try:
         path = hellaswag.resolve_path(cfg.hellaswag)
-    except RuntimeError as e:  # "auto" offline: train anyway, say so
+    except ConnectionError as e:  # "auto" offline: train anyway, say so
         if master:
             print(f"HellaSwag disabled: {e}")
         return None
