@@ -44,6 +44,8 @@ def parser(default_stage: str = "scaled") -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=["constant", "cosine"])
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--eval-interval", type=int)
+    p.add_argument("--time-budget-s", type=float,
+                   help="train for this many seconds (evaluation excluded) instead of --max-iters")
     p.add_argument("--seed", type=int, default=1337)
     # system
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None, default_stage: str = "scaled") -> dict:
     history = train(model, ds.train, ds.val, train_cfg, log_path=log, progress=not args.no_progress)
     last = history[-1]
     save_checkpoint(out / "ckpt.pt", model, ds.tokenizer, args.stage, iter=last["iter"], val_loss=last["val_loss"])
-    n = train_cfg.max_iters
+    n = last["iter"]
     print(f"iter {n}: train {last['train_loss']:.4f}, val {last['val_loss']:.4f} (whole split); "
           f"{last['time_s']:.1f} s training ({1000 * last['time_s'] / max(n, 1):.1f} ms/iter wall, "
           f"{1000 * last['cpu_s'] / max(n, 1):.1f} ms/iter CPU); log {log}, checkpoint {out / 'ckpt.pt'}")

@@ -41,6 +41,8 @@ class TrainConfig:
     eval_interval: int = 500      # 0: evaluate only at the end
     eval_train_windows: int = 2000  # train loss on this many fixed windows (the whole train split is 9x val)
     seed: int = 1337
+    time_budget_s: float | None = None  # train for this many seconds (wall, evaluation excluded) instead of
+    #                                     max_iters; the schedule then runs on elapsed time
 
 
 def stage_settings(stage: str, preset: str | None = None) -> tuple[dict, dict]:
@@ -59,13 +61,15 @@ def build_model(stage: str, vocab_size: int, preset: str | None = None, **overri
     return STAGES[stage].model_cls(GPTConfig(vocab_size=vocab_size, **settings))
 
 
-def lr_at(it: int, cfg: TrainConfig) -> float:
+def lr_at(it: int, cfg: TrainConfig, progress: float | None = None) -> float:
+    """Linear warmup over warmup_iters, then constant or cosine down to min_lr at progress 1 (default: by iters)."""
     if it < cfg.warmup_iters:
         return cfg.lr * (it + 1) / cfg.warmup_iters
     if cfg.schedule == "constant":
         return cfg.lr
     min_lr = cfg.lr / 10 if cfg.min_lr is None else cfg.min_lr
-    progress = (it - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters)
+    if progress is None:
+        progress = (it - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters)
     return min_lr + 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))) * (cfg.lr - min_lr)
 
 
@@ -98,6 +102,18 @@ def split_loss(model: CharLM, data: torch.Tensor, max_windows: int | None = None
     return total / y.numel()
 
 
+def train_step(model: CharLM, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               grad_clip: float = 1.0) -> float:
+    """One optimizer step on one batch; returns the batch loss."""
+    _, loss = model(x, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    return loss.item()
+
+
 def train(model: CharLM, train_data: torch.Tensor, val_data: torch.Tensor, cfg: TrainConfig,
           log_path: Path | None = None, progress: bool = True) -> list[dict]:
     """Train with AdamW; evaluate at intervals and at the end. Returns (and appends to log_path as JSONL) records
@@ -120,27 +136,25 @@ def train(model: CharLM, train_data: torch.Tensor, val_data: torch.Tensor, cfg: 
                 f.write(json.dumps(rec) + "\n")
         bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f"{rec['val_loss']:.4f}")
 
-    bar = tqdm(range(cfg.max_iters), disable=not progress, desc="train", dynamic_ncols=True)
-    lr = cfg.lr
-    for it in bar:
+    bar = tqdm(total=cfg.time_budget_s or cfg.max_iters, disable=not progress, dynamic_ncols=True,
+               desc="train (s)" if cfg.time_budget_s else "train")
+    lr, it = cfg.lr, 0
+    while (train_s < cfg.time_budget_s) if cfg.time_budget_s else (it < cfg.max_iters):
         if cfg.eval_interval and it % cfg.eval_interval == 0:
             evaluate(it, lr)
         t0, c0 = time.perf_counter(), time.process_time()
-        lr = lr_at(it, cfg)
+        lr = lr_at(it, cfg, train_s / cfg.time_budget_s if cfg.time_budget_s else None)
         for group in opt.param_groups:
             group["lr"] = lr
         x, y = get_batch(train_data, T, cfg.batch_size, gen)
-        _, loss = model(x.to(device), y.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        train_s += time.perf_counter() - t0
+        train_step(model, opt, x.to(device), y.to(device), cfg.grad_clip)  # .item() waits for the GPU too
+        dt = time.perf_counter() - t0
+        train_s += dt
         cpu_s += time.process_time() - c0
-    evaluate(cfg.max_iters, lr)
+        it += 1
+        bar.update(dt if cfg.time_budget_s else 1)
+    evaluate(it, lr)
+    bar.close()
     return history
 
 
