@@ -6,8 +6,8 @@
 Compares nanoGPT's documented CPU baby GPT (learned positions, untied, lr 1e-3 cosine to 1e-4, warmup 100) with
 our scaled stage's defaults (RoPE, tied weights, lr 3e-3 cosine to 3e-4), both 4 layers x 4 heads x 128 dims,
 context 64, batch 12 (768 tokens per iteration), no dropout, AdamW. Prints a markdown table:
-- ms/iter: median over --runs short timing runs, wall clock (perf_counter) and CPU time of this process
-  (process_time; on a machine shared with other jobs it shows the work done, wall shows what we waited);
+- ms/iter: median over --runs short timing runs at 1 and 2 threads, wall clock (perf_counter) and CPU time of
+  this process (process_time; on a machine shared with other jobs it shows the work done, wall what we waited);
 - val loss over the whole validation split after --iters iterations, and within each time budget (seconds of
   training, evaluation excluded; the cosine schedule then runs on elapsed time).
 Saves images/basic-gpt-cpu-record.png (val loss against training seconds) and runs/basic-gpt/bench-cpu.json.
@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from basic_gpt.data import get_batch, load_dataset
+from basic_gpt.plot import plot_val_curves
 from basic_gpt.stages import SCALED_CPU, SCALED_CPU_TRAIN
 from basic_gpt.train import TrainConfig, build_model, make_optimizer, train, train_step
 
@@ -63,7 +64,8 @@ def run(model_kw: dict, train_kw: dict, ds, **overrides) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="CPU record for the scaled stage at baby-GPT size")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch threads for the training runs")
+    p.add_argument("--timing-threads", default="1,2", help="thread counts for the ms/iter timing runs")
     p.add_argument("--runs", type=int, default=3, help="timing runs per config (median)")
     p.add_argument("--timing-iters", type=int, default=50)
     p.add_argument("--iters", type=int, default=2000)
@@ -76,13 +78,19 @@ def main() -> None:
     ds = load_dataset(args.data)
     load_before = os.getloadavg()[0]
 
+    timing = {}  # (config, threads) -> median (wall, cpu) ms/iter
+    for threads in [int(t) for t in args.timing_threads.split(",")]:
+        torch.set_num_threads(threads)
+        for name, (mkw, tkw) in CONFIGS.items():
+            timing[name, threads] = time_iters(mkw, tkw, ds, args.timing_iters, args.runs)
+    torch.set_num_threads(args.threads)
+
     rows, curves = [], {}
     for name, (mkw, tkw) in CONFIGS.items():
-        wall_ms, cpu_ms = time_iters(mkw, tkw, ds, args.timing_iters, args.runs)
         r = run(mkw, tkw, ds, max_iters=args.iters, eval_interval=250)
         curves[f"{name}, {args.iters} iters"] = r["history"]
         rows.append(dict(name=name, params=r["params"], budget=f"{args.iters} iters", iters=r["iters"],
-                         train_s=r["time_s"], val=r["val_loss"], wall_ms=wall_ms, cpu_ms=cpu_ms,
+                         train_s=r["time_s"], val=r["val_loss"],
                          run_wall_ms=1000 * r["time_s"] / r["iters"], run_cpu_ms=1000 * r["cpu_s"] / r["iters"]))
         print(rows[-1], flush=True)
     mkw, tkw = CONFIGS["ours (scaled stage)"]
@@ -90,48 +98,30 @@ def main() -> None:
         r = run(mkw, tkw, ds, time_budget_s=budget, max_iters=10**9, eval_interval=500)
         curves[f"ours, {budget:.0f} s budget"] = r["history"]
         rows.append(dict(name="ours (scaled stage)", params=r["params"], budget=f"{budget:.0f} s", iters=r["iters"],
-                         train_s=r["time_s"], val=r["val_loss"], wall_ms=None, cpu_ms=None,
+                         train_s=r["time_s"], val=r["val_loss"],
                          run_wall_ms=1000 * r["time_s"] / r["iters"], run_cpu_ms=1000 * r["cpu_s"] / r["iters"]))
         print(rows[-1], flush=True)
     load_after = os.getloadavg()[0]
 
-    print(f"\n{args.threads} torch threads, {os.cpu_count()} CPUs; 1-min load average {load_before:.1f} at start, "
-          f"{load_after:.1f} at end (above ~{args.threads}: other jobs were competing for the cores)\n")
-    print("| config | params | budget | iters done | train s | val loss (whole split) | ms/iter wall (median) "
-          "| ms/iter CPU (median) | ms/iter wall / CPU in the run |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    print(f"\n{os.cpu_count()} CPUs; 1-min load average {load_before:.1f} at start, {load_after:.1f} at end "
+          f"(above the thread count: other jobs were competing for the cores)\n")
+    print(f"ms per iteration, median of {args.runs} runs of {args.timing_iters} iterations:\n")
+    print("| config | threads | wall ms/iter | CPU ms/iter |\n|---|---:|---:|---:|")
+    for (name, threads), (wall, cpu) in timing.items():
+        print(f"| {name} | {threads} | {wall:.1f} | {cpu:.1f} |")
+    print(f"\ntraining runs ({args.threads} threads):\n")
+    print("| config | params | budget | iters done | train s | val loss (whole split) | ms/iter wall / CPU |")
+    print("|---|---:|---|---:|---:|---:|---:|")
     for r in rows:
-        timing = "| - | - " if r["wall_ms"] is None else f"| {r['wall_ms']:.1f} | {r['cpu_ms']:.1f} "
         print(f"| {r['name']} | {r['params']:,} | {r['budget']} | {r['iters']} | {r['train_s']:.0f} | "
-              f"{r['val']:.3f} {timing}| {r['run_wall_ms']:.1f} / {r['run_cpu_ms']:.1f} |")
+              f"{r['val']:.3f} | {r['run_wall_ms']:.1f} / {r['run_cpu_ms']:.1f} |")
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(dict(rows=rows, curves=curves, threads=args.threads,
+                                              timing=[[n, t, *v] for (n, t), v in timing.items()],
                                               load=[load_before, load_after])))
-    plot(curves, Path(args.plot))
-
-
-def plot(curves: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for name, hist in curves.items():
-        ax.plot([h["time_s"] for h in hist], [h["val_loss"] for h in hist], marker=".",
-                label=f"{name} ({hist[-1]['val_loss']:.3f})")
-    for y in (1.80, 1.50):
-        ax.axhline(y, color="gray", lw=0.8, ls="--")
-    ax.set_ylim(1.3, 2.6)
-    ax.set_xlabel("training time, s (evaluation excluded)")
-    ax.set_ylabel("val loss, whole split (nats/char)")
-    ax.set_title("basic-gpt scaled stage vs nanoGPT baby GPT on CPU")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plot_val_curves(curves, Path(args.plot), "basic-gpt scaled stage vs nanoGPT baby GPT on CPU", x="time_s",
+                    xlabel="training time, s (evaluation excluded)", hlines=(1.80, 1.50), ylim=(1.3, 2.6))
 
 
 if __name__ == "__main__":

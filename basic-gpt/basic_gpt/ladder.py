@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from basic_gpt.data import Dataset
+from basic_gpt.plot import plot_val_curves
 from basic_gpt.stages import STAGES
 from basic_gpt.train import TrainConfig, build_model, stage_settings, train
 
@@ -44,27 +45,6 @@ def markdown_table(results: list[dict]) -> str:
     return "\n".join(rows)
 
 
-def plot(results: list[dict], path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for r in results:
-        its = [h["iter"] for h in r["history"]]
-        ax.plot(its, [h["val_loss"] for h in r["history"]], marker=".", label=f"{r['stage']} ({r['val_loss']:.2f})")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("val loss (whole split, nats/char)")
-    ax.set_ylim(top=min(4.5, ax.get_ylim()[1]))
-    ax.set_title("basic-gpt: validation loss as each idea is added")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def run_ladder(ds: Dataset, stages: list[str], out_md: Path, out_png: Path, max_iters: int | None = None,
                eval_interval: int | None = None, progress: bool = True) -> list[dict]:
     results = []
@@ -75,6 +55,7 @@ def run_ladder(ds: Dataset, stages: list[str], out_md: Path, out_png: Path, max_
     out_md.parent.mkdir(parents=True, exist_ok=True)
     out_md.write_text(table + "\n")
     out_md.with_suffix(".json").write_text(json.dumps(results))
-    plot(results, out_png)
+    plot_val_curves({r["stage"]: r["history"] for r in results}, out_png,
+                    "basic-gpt: validation loss as each idea is added", ylim=(1.4, 4.4))
     print(table)
     return results
