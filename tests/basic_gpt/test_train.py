@@ -105,3 +105,14 @@ def test_cli_rejects_bad_prompt_before_training(tmp_path):
         main(["--stage", "bigram", "--data", str(shared_file("tinyshakespeare.txt")), "--prompt", "∑",
               "--out-dir", str(tmp_path), "--no-progress"])
     assert not (tmp_path / "ckpt.pt").exists()
+
+
+def test_time_budget_stops_and_anneals(ds):
+    torch.manual_seed(0)
+    m = build_model("bigram", 65)
+    cfg = TrainConfig(time_budget_s=1.0, max_iters=10**9, eval_interval=0, eval_train_windows=10,
+                      schedule="cosine", lr=1e-2, min_lr=1e-3)
+    hist = train(m, ds.train, ds.val[:2000], cfg, progress=False)
+    assert len(hist) == 1 and hist[0]["iter"] > 10
+    assert 1.0 <= hist[0]["time_s"] < 3.0
+    assert hist[0]["lr"] < 1.2e-3  # the cosine ran on elapsed time, down to min_lr
