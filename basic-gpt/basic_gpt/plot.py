@@ -1,0 +1,32 @@
+"""Validation-loss curves as a PNG (used by the ladder and by the CPU bench)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def plot_val_curves(curves: dict[str, list[dict]], path: Path, title: str, x: str = "iter",
+                    xlabel: str = "iteration", hlines: tuple[float, ...] = (), ylim: tuple[float, float] | None = None
+                    ) -> None:
+    """One line per run: history records' `x` against their whole-split val loss; final loss in the legend."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, hist in curves.items():
+        ax.plot([h[x] for h in hist], [h["val_loss"] for h in hist], marker=".",
+                label=f"{name} ({hist[-1]['val_loss']:.3f})")
+    for y in hlines:
+        ax.axhline(y, color="gray", lw=0.8, ls="--")
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("val loss, whole split (nats/char)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
