@@ -29,16 +29,21 @@ def require_tiktoken_cache() -> None:
         pytest.skip(f"{TIKTOKEN_CACHE} not found: tiktoken cannot load encodings offline")
 
 
-def run_notebook(path: Path, timeout: int = 120) -> None:
-    """Execute a notebook top to bottom with NOTEBOOK_SMOKE=1 (notebooks shrink their settings)."""
+def run_notebook(path: Path, timeout: int = 300) -> None:
+    """Execute a notebook top to bottom with NOTEBOOK_SMOKE=1 (notebooks shrink their settings).
+
+    The kernel gets one intra-op thread: on 2 busy cores, torch's thread pool can make small models 30x slower.
+    """
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     os.environ["NOTEBOOK_SMOKE"] = "1"
+    os.environ["OMP_NUM_THREADS"] = "1"
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         client.execute()
     finally:
         os.environ.pop("NOTEBOOK_SMOKE", None)
+        os.environ.pop("OMP_NUM_THREADS", None)
