@@ -38,12 +38,15 @@ def run_notebook(path: Path, timeout: int = 300) -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    os.environ["NOTEBOOK_SMOKE"] = "1"
-    os.environ["OMP_NUM_THREADS"] = "1"
+    saved = {k: os.environ.get(k) for k in ("NOTEBOOK_SMOKE", "OMP_NUM_THREADS")}
+    os.environ.update(NOTEBOOK_SMOKE="1", OMP_NUM_THREADS="1")
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         client.execute()
     finally:
-        os.environ.pop("NOTEBOOK_SMOKE", None)
-        os.environ.pop("OMP_NUM_THREADS", None)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
