@@ -1,0 +1,152 @@
+"""The six named experiments of the GPT-2 reproduction, as one table of data, and the training config they fill in.
+
+    python gpt-2/train.py --config rope            # the experiment names are the keys of EXPERIMENTS
+    python -m gpt2.configs                          # print the table
+
+Each experiment is one of the original's runs (GPT-2 124M, ~10B FineWeb-Edu tokens, one epoch), cumulative in the
+order they were run: each row changes one thing from the row before it (swiglu branches off rope).
+
+    baseline        learned positions, GELU, max lr 6e-4, warmup 715 steps, sequential loader
+    periodicity-fix + shuffle-shards loader (documents and shard order shuffled each epoch)
+    lr-inc          + max lr 1.8e-3 (3x) and warmup 285 steps
+    global-datafix  + global loader (batches sampled from random positions across all shards)
+    rope            + rotary position embeddings instead of learned positions
+    swiglu          rope with a SwiGLU MLP instead of GELU
+
+The warmup counts are for the original's 19,073-step epoch (10B tokens / 524,288 tokens per step). A shorter run keeps
+the same *fraction* of the run as warmup (`TrainConfig.warmup`), so at any scale the experiments differ in the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+# The original's run length: 10B tokens at 2**19 tokens per step (build-nanogpt's max_steps).
+ORIGINAL_STEPS = 19073
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    pos_emb: str  # "learned" | "rope"
+    mlp: str  # "gelu" | "swiglu"
+    max_lr: float
+    warmup_steps: int  # at ORIGINAL_STEPS; scaled for shorter runs
+    loader: str  # "sequential" | "shuffle-shards" | "global" (gpt2.data.make_loader kinds)
+    description: str
+
+
+# fmt: off
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
+    #          name               pos_emb    mlp       max_lr  warmup loader            what changed
+    Experiment("baseline",        "learned", "gelu",   6e-4,   715,   "sequential",     "original GPT-2 architecture, build-nanogpt recipe"),
+    Experiment("periodicity-fix", "learned", "gelu",   6e-4,   715,   "shuffle-shards", "+ shuffle documents and shard order every epoch"),
+    Experiment("lr-inc",          "learned", "gelu",   1.8e-3, 285,   "shuffle-shards", "+ 3x max learning rate, shorter warmup"),
+    Experiment("global-datafix",  "learned", "gelu",   1.8e-3, 285,   "global",         "+ global shuffling across all shards"),
+    Experiment("rope",            "rope",    "gelu",   1.8e-3, 285,   "global",         "+ rotary position embeddings"),
+    Experiment("swiglu",          "rope",    "swiglu", 1.8e-3, 285,   "global",         "rope with a SwiGLU MLP"),
+]}
+# fmt: on
+
+# What the original reported for each experiment (124M, ~10B FineWeb-Edu tokens, 4x H100; swiglu stopped at ~15K steps).
+ORIGINAL_RESULTS = {  # name: (min val loss, max HellaSwag acc_norm)
+    "baseline": (3.0658, 0.3037),
+    "periodicity-fix": (3.0639, 0.3055),
+    "lr-inc": (3.0210, 0.3155),
+    "global-datafix": (3.0045, 0.3169),
+    "rope": (2.9874, 0.3202),
+    "swiglu": (3.0311, 0.3175),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; saved with the run (log.jsonl, checkpoints) as a dict of primitives."""
+
+    # experiment and model
+    config: str = "baseline"  # a key of EXPERIMENTS
+    model: str = "gpt2"  # a gpt2.model preset name (gpt2, tiny, mini, small, ...)
+    # data
+    data: str = "data/edu10B"  # shard directory written by gpt-2/prepare.py
+    # batch: total_batch_tokens = micro_batch * seq_len * world_size * grad_accum_steps
+    total_batch_tokens: int = 524288  # 2**19, GPT-3 small's ~0.5M
+    micro_batch: int = 64
+    seq_len: int | None = None  # None: the model's block size
+    # optimization (None: from the experiment)
+    max_steps: int | None = None  # None: one epoch of the training shards
+    max_lr: float | None = None
+    warmup_steps: int | None = None
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    seed: int = 1337
+    # evaluation
+    eval_every: int = 250
+    val_batches: int | None = 20  # micro-batches of val per evaluation (None: the whole val split)
+    hellaswag: str | None = "auto"  # "auto": download/cache the official val set; a path; None: skip
+    hellaswag_examples: int | None = None  # None: all 10,042
+    sample_tokens: int = 32
+    sample_prompt: str = "Hello, I'm a language model,"
+    # checkpoints and logs
+    out: str = "runs/gpt2"  # the run goes to OUT/RUN_NAME
+    run_name: str | None = None  # None: the config name
+    ckpt_every: int = 5000
+    keep_last: int = 3
+    stop_at: int | None = None  # save and exit after this step (split a run into jobs; the schedule is unchanged)
+    log_every: int = 1
+    # system
+    device: str = "auto"
+    compile: bool = False
+    wandb: bool = False
+    experiment: dict = field(default_factory=dict)  # filled by resolve(): the Experiment row as a dict
+
+    @property
+    def exp(self) -> Experiment:
+        return EXPERIMENTS[self.config]
+
+    @property
+    def lr(self) -> float:
+        return self.max_lr if self.max_lr is not None else self.exp.max_lr
+
+    def warmup(self, max_steps: int) -> int:
+        """Warmup steps for a run of max_steps: the experiment's count at full length, the same fraction if shorter."""
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        if max_steps >= ORIGINAL_STEPS:
+            return self.exp.warmup_steps
+        return max(1, round(self.exp.warmup_steps * max_steps / ORIGINAL_STEPS))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def resolve(name: str, **overrides) -> TrainConfig:
+    """The TrainConfig of experiment NAME with OVERRIDES (TrainConfig field names) applied."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown config {name!r}: choose one of {', '.join(EXPERIMENTS)}")
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}")
+    cfg = TrainConfig(config=name, **overrides)
+    cfg.experiment = dataclasses.asdict(EXPERIMENTS[name])
+    return cfg
+
+
+def model_overrides(cfg: TrainConfig) -> dict:
+    """The GPTConfig fields an experiment sets (position embedding and MLP kind)."""
+    return {"pos_emb": cfg.exp.pos_emb, "mlp": cfg.exp.mlp}
+
+
+def format_table() -> str:
+    """The experiments as a markdown table (printed by `python -m gpt2.configs`)."""
+    rows = ["| config | positions | MLP | max lr | warmup | loader | what changed |", "|---|---|---|---|---|---|---|"]
+    for e in EXPERIMENTS.values():
+        rows.append(f"| {e.name} | {e.pos_emb} | {e.mlp} | {e.max_lr:g} | {e.warmup_steps} | {e.loader} | {e.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(format_table())

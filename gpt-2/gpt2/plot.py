@@ -1,0 +1,121 @@
+"""Compare training runs: val loss, bits per byte and HellaSwag against steps, plus a results table.
+
+    python gpt-2/plot.py runs/gpt2/baseline runs/gpt2/rope --out images/gpt2-configs.png
+
+Each RUN is a run directory (or its log.jsonl) written by gpt-2/train.py. The table has, per run, the minimum val
+loss, minimum bits per byte and maximum HellaSwag acc_norm over the run, as in the original's README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class RunLogData:
+    name: str
+    header: dict = field(default_factory=dict)
+    train: list[dict] = field(default_factory=list)
+    evals: list[dict] = field(default_factory=list)
+
+
+def load_run(path: str | Path) -> RunLogData:
+    """Read a run's log.jsonl; for a resumed run, later records of a step replace earlier ones."""
+    path = Path(path)
+    log = path / "log.jsonl" if path.is_dir() else path
+    if not log.is_file():
+        raise FileNotFoundError(f"{log} not found: pass run directories written by gpt-2/train.py")
+    run = RunLogData(name=log.parent.name)
+    train, evals = {}, {}
+    with open(log, encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            kind = rec.get("type")
+            if kind == "config" and not run.header:
+                run.header = rec
+            elif kind == "train":
+                train[rec["step"]] = rec
+            elif kind == "eval":
+                evals[rec["step"]] = rec
+    run.train = [train[s] for s in sorted(train)]
+    run.evals = [evals[s] for s in sorted(evals)]
+    return run
+
+
+def summarize(run: RunLogData) -> dict:
+    """Min val loss / bpb, max HellaSwag, steps and tokens seen, mean tokens/s."""
+    def best(key, fn):
+        vals = [e[key] for e in run.evals if e.get(key) is not None]
+        return fn(vals) if vals else None
+
+    steps = run.train[-1]["step"] if run.train else 0
+    tps = [r["tokens_per_sec"] for r in run.train[1:]] or [r["tokens_per_sec"] for r in run.train]
+    return {
+        "run": run.name, "config": run.header.get("train_config", {}).get("config", "?"),
+        "model": run.header.get("train_config", {}).get("model", "?"), "steps": steps,
+        "tokens": steps * run.header.get("train_config", {}).get("total_batch_tokens", 0),
+        "min_val_loss": best("val_loss", min), "min_val_bpb": best("val_bpb", min),
+        "max_hellaswag": best("hellaswag", max), "tokens_per_sec": sum(tps) / len(tps) if tps else None,
+    }
+
+
+def results_table(runs: list[RunLogData]) -> str:
+    """A markdown table, one row per run."""
+    def f(x, fmt):
+        return "-" if x is None else format(x, fmt)
+
+    rows = ["| run | config | model | steps | tokens | min val loss | min val bpb | max HellaSwag | tok/s |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for s in map(summarize, runs):
+        rows.append(f"| {s['run']} | {s['config']} | {s['model']} | {s['steps']} | {s['tokens']:,} | "
+                    f"{f(s['min_val_loss'], '.4f')} | {f(s['min_val_bpb'], '.4f')} | {f(s['max_hellaswag'], '.4f')} | "
+                    f"{f(s['tokens_per_sec'], ',.0f')} |")
+    return "\n".join(rows)
+
+
+def plot_runs(runs: list[RunLogData], out: str | Path, title: str | None = None) -> Path:
+    """Four panels (train loss, val loss, val bits per byte, HellaSwag acc_norm vs step), a line per run; saved as OUT."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("val_loss", "val loss (nats/token)"), ("val_bpb", "val bits per byte"), ("hellaswag", "HellaSwag acc_norm")]
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
+    for run in runs:
+        axes[0].plot([r["step"] for r in run.train], [r["loss"] for r in run.train], lw=0.8, label=run.name)
+    axes[0].set_title("train loss")
+    axes[3].axhline(0.25, color="gray", ls="--", lw=0.8, label="random (0.25)")
+    for ax, (key, label) in zip(axes[1:], panels):
+        for run in runs:
+            pts = [(e["step"], e[key]) for e in run.evals if e.get(key) is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker=".", label=run.name)
+        ax.set_title(label)
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    axes[3].legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", help="run directories (or log.jsonl files)")
+    p.add_argument("--out", default="images/gpt2-runs.png", help="where to save the plot")
+    p.add_argument("--title", default=None)
+    args = p.parse_args(argv)
+    runs = [load_run(r) for r in args.runs]
+    print(results_table(runs))
+    print(f"saved {plot_runs(runs, args.out, args.title)}")

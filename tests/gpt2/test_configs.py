@@ -1,0 +1,51 @@
+"""Each named config resolves to the settings the issue documents (the expected table is written out here by hand)."""
+
+import pytest
+
+from gpt2.configs import EXPERIMENTS, ORIGINAL_STEPS, TrainConfig, model_overrides, resolve
+
+# name: (pos_emb, mlp, max_lr, warmup at full length, loader), from the issue text
+DOCUMENTED = {
+    "baseline": ("learned", "gelu", 6e-4, 715, "sequential"),
+    "periodicity-fix": ("learned", "gelu", 6e-4, 715, "shuffle-shards"),
+    "lr-inc": ("learned", "gelu", 1.8e-3, 285, "shuffle-shards"),
+    "global-datafix": ("learned", "gelu", 1.8e-3, 285, "global"),
+    "rope": ("rope", "gelu", 1.8e-3, 285, "global"),
+    "swiglu": ("rope", "swiglu", 1.8e-3, 285, "global"),
+}
+
+
+def test_exactly_the_six_experiments():
+    assert list(EXPERIMENTS) == list(DOCUMENTED)
+
+
+@pytest.mark.parametrize("name", DOCUMENTED)
+def test_config_resolves_to_documented_settings(name):
+    pos_emb, mlp, max_lr, warmup, loader = DOCUMENTED[name]
+    cfg = resolve(name)
+    assert model_overrides(cfg) == {"pos_emb": pos_emb, "mlp": mlp}
+    assert cfg.lr == max_lr
+    assert cfg.warmup(ORIGINAL_STEPS) == warmup
+    assert cfg.exp.loader == loader
+    # the shared recipe
+    assert (cfg.beta1, cfg.beta2, cfg.weight_decay, cfg.grad_clip, cfg.min_lr_ratio) == (0.9, 0.95, 0.1, 1.0, 0.1)
+    assert cfg.total_batch_tokens == 2**19
+    assert cfg.experiment["name"] == name  # saved with the run
+
+
+def test_short_runs_keep_the_warmup_fraction():
+    cfg = resolve("baseline")
+    assert cfg.warmup(1907) == 71  # a tenth of the run length: 715 * 1907 / 19073 = 71.49 warmup steps
+    assert resolve("lr-inc").warmup(1907) == 28  # 285 * 1907 / 19073 = 28.49
+    assert resolve("baseline").warmup(3) == 1  # never zero
+    assert resolve("baseline", warmup_steps=7).warmup(100) == 7  # an explicit value wins
+
+
+def test_overrides_and_errors():
+    cfg = resolve("rope", max_lr=1e-3, model="tiny")
+    assert cfg.lr == 1e-3 and cfg.model == "tiny"
+    with pytest.raises(ValueError, match="unknown config 'gelu'"):
+        resolve("gelu")
+    with pytest.raises(ValueError, match="unknown TrainConfig fields"):
+        resolve("rope", learning_rate=1.0)
+    assert TrainConfig(**resolve("rope").to_dict()) == resolve("rope")  # round-trips through a plain dict
