@@ -26,8 +26,11 @@ test: setup test-rust  ## the whole suite: Rust unit tests, then pytest (slow te
 test-all: setup test-rust
 	$(UV) run --no-sync pytest
 
-bench: setup
+bench: setup  ## every benchmark (tens of minutes); each script prints a markdown table
 	$(UV) run --no-sync python bench/bpe_train.py
+	$(UV) run --no-sync python bench/bpe_encode.py --full
+	$(UV) run --no-sync python bench/bpe_encode.py --pathological
+	$(UV) run --no-sync python bench/gpt2_data.py
 
 clean:
 	rm -rf .venv .uv bpe-rs/target runs

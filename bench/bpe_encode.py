@@ -87,12 +87,40 @@ def bench_corpus(label: str, text: str, name: str, runs: int, threads: int, pyth
     return rows
 
 
+def pathological(runs: int) -> list[list[object]]:
+    """Seconds to encode runs of one character, text without spaces and digits, as the input grows 10x at a time:
+    about 10x more time is linear. tiktoken merges long pieces in quadratic time, so it stops at 100 KB."""
+    import tiktoken
+
+    from bpe import Tokenizer
+
+    ours, tik = Tokenizer.from_tiktoken("cl100k_base"), tiktoken.get_encoding("cl100k_base")
+    makers = {"one char ('a' * n)": lambda n: "a" * n, "no spaces ('xyz...')": lambda n: ("xyzw" * n)[:n],
+              "NUL bytes": lambda n: "\x00" * n, "<|endoftext|> * n/13": lambda n: "<|endoftext|>" * (n // 13)}
+    rows = []
+    for label, make in makers.items():
+        allowed = "all" if "endoftext" in label else set()
+        for n in (10_000, 100_000, 1_000_000):
+            text = make(n)
+            ours_s, ids = median_time(lambda: ours.encode(text, allowed_special=allowed), runs)
+            tik_s = None
+            if n <= 100_000:
+                tik_s, want = median_time(lambda: tik.encode(text, allowed_special=allowed), 1, warmup=0)
+                assert ids == want
+            rows.append([label, f"{n:,}", f"{ours_s * 1e3:.1f}", f"{tik_s * 1e3:.1f}" if tik_s else "(skipped)"])
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--full", action="store_true", help="also the whole 73 MB corpus")
+    p.add_argument("--pathological", action="store_true", help="only the long-run scaling table")
     args = p.parse_args()
+    if args.pathological:
+        print(markdown_table(["input", "chars", "bpe-rs ms", "tiktoken ms"], pathological(args.runs)))
+        return
     corpora = {"gutenberg 10 MB": corpus_slice("gutenberg-en.txt", TEN_MB),
                "multilingual 12 MB": corpus_slice("multilingual.txt")}
     if args.full:

@@ -64,6 +64,19 @@ def save_results(name: str, results: dict) -> Path:
     return path
 
 
+def _grouped_bars(ax, rows: list[dict], group: str, series: str, value: str, label) -> None:
+    """One group of bars per distinct rows[group], one bar (and legend entry) per distinct rows[series]."""
+    groups = list(dict.fromkeys(r[group] for r in rows))
+    names = list(dict.fromkeys(r[series] for r in rows))
+    width = 0.8 / len(names)
+    for k, name in enumerate(names):
+        values = [next((r[value] for r in rows if r[series] == name and r[group] == g), 0) for g in groups]
+        ax.bar([i + k * width for i in range(len(groups))], values, width, label=name)
+    ax.set_xticks([i + width * (len(names) - 1) / 2 for i in range(len(groups))], [label(g) for g in groups],
+                  fontsize=8)
+    ax.legend(fontsize=8)
+
+
 def plot_bpe(out: Path = ROOT / "images" / "bpe-benchmarks.png") -> Path | None:
     """Training seconds (left) and encoding MB/s (right) from the saved bpe_train / bpe_encode results."""
     import matplotlib
@@ -78,26 +91,10 @@ def plot_bpe(out: Path = ROOT / "images" / "bpe-benchmarks.png") -> Path | None:
     train_rows = json.loads(train.read_text())["training"]
     encode_rows = json.loads(encode.read_text())["encoding"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
-    vocabs = sorted({r["vocab"] for r in train_rows})
-    trainers = list(dict.fromkeys(r["trainer"] for r in train_rows))
-    width = 0.8 / len(trainers)
-    for k, trainer in enumerate(trainers):
-        secs = [next((r["seconds"] for r in train_rows if r["trainer"] == trainer and r["vocab"] == v), 0)
-                for v in vocabs]
-        a.bar([i + k * width for i in range(len(vocabs))], secs, width, label=trainer)
-    a.set_xticks([i + width * (len(trainers) - 1) / 2 for i in range(len(vocabs))], [f"{v:,}" for v in vocabs])
+    _grouped_bars(a, train_rows, "vocab", "trainer", "seconds", lambda v: f"{v:,}")
     a.set(xlabel="vocab size", ylabel="seconds (lower is better)", title="Training on 10 MB of English")
-    a.legend()
-    settings = list(dict.fromkeys(r["setting"] for r in encode_rows))
-    encoders = list(dict.fromkeys(r["encoder"] for r in encode_rows))
-    width = 0.8 / len(encoders)
-    for k, enc in enumerate(encoders):
-        speeds = [next((r["mb_per_s"] for r in encode_rows if r["encoder"] == enc and r["setting"] == s), 0)
-                  for s in settings]
-        b.bar([i + k * width for i in range(len(settings))], speeds, width, label=enc)
-    b.set_xticks([i + width * (len(encoders) - 1) / 2 for i in range(len(settings))], settings, fontsize=8)
-    b.set(ylabel="MB/s (higher is better)", title="Encoding, gpt2 and cl100k ranks")
-    b.legend(fontsize=8)
+    _grouped_bars(b, encode_rows, "setting", "encoder", "mb_per_s", str)
+    b.set(ylabel="MB/s (higher is better)", title="Encoding 10 MB of English")
     fig.suptitle(f"bpe-rs vs competitors, same run ({machine()})")
     fig.tight_layout()
     out.parent.mkdir(exist_ok=True)

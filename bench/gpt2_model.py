@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import machine, markdown_table
 
 from gpt2 import flops
 from gpt2.model import GPT, GPTConfig
@@ -125,7 +126,7 @@ def plot(rows, path: Path) -> None:
     fig, axes = plt.subplots(len(groups), 1, figsize=(9, 1.6 * len(rows) / len(groups) + 1.5 * len(groups)),
                              squeeze=False)
     for ax, group in zip(axes[:, 0], groups):
-        names = [r[0].split(":")[0] for r in group]  # the contender; the setting goes to the axis label
+        names = [r[0].split(":")[0].replace("(cited)", "(cited, not this run)") for r in group]  # setting: x label
         ax.barh(names, [r[1] for r in group], color=["tab:gray" if "cited" in n else "tab:blue" for n in names])
         ax.invert_yaxis()
         ax.set_xlabel(f"{group[0][2]} ({group[0][0].split(':', 1)[1].strip()})")
@@ -156,11 +157,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows = cpu_bench(args) if args.device == "cpu" else gpu_bench(args)
-    print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} CPU threads, median of {args.repeats} runs, "
-          f"load average before: {LOAD_BEFORE}\n")
-    print("| what | value | unit |\n|---|---:|---|")
-    for what, value, unit in rows:
-        print(f"| {what} | {value:,.3f} | {unit} |")
+    print(f"\n{machine()}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, median of {args.repeats} "
+          f"runs, load average before: {LOAD_BEFORE}\n")
+    print(markdown_table(["what", "value", "unit"], [[what, f"{value:,.3f}", unit] for what, value, unit in rows]))
     if args.plot:
         plot(rows, Path(args.plot))
         print(f"\nplot: {args.plot}")

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             stream_sample(model, tok, ids, args.max_new_tokens, args.temperature, args.top_k, generator,
                           use_cache=not args.no_kv_cache)
         print()
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:  # OSError: missing file, or no network for --ckpt gpt2
         sys.exit(f"error: {e}")
 
 

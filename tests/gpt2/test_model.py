@@ -301,3 +301,18 @@ def test_flops_per_token_matches_torch_flop_counter(pos_emb, mlp):
     attention = 12 * model.config.n_layer * model.config.n_embd * T
     assert 3 * attn_fwd == attention
     assert matmul + 3 * attn_fwd == pytest.approx(model.flops_per_token(T), rel=0.01)
+
+
+@pytest.mark.slow
+def test_124m_padded_export_round_trip_and_cached_generation(tmp_path):
+    """The full-size path a user takes: HF weights -> ours (padded vocab) -> save_hf -> transformers, and greedy
+    generation with and without the cache."""
+    hf = hf_model(n_layer=12, n_head=12, n_embd=768, n_positions=1024, vocab_size=50257)
+    ours = ours_from(hf, pad_vocab_to=64)
+    ours.save_hf(tmp_path / "hf")
+    back = GPT2LMHeadModel.from_pretrained(tmp_path / "hf").eval()
+    idx = torch.randint(0, 50257, (1, 64), generator=torch.Generator().manual_seed(15))
+    with torch.no_grad():
+        torch.testing.assert_close(back(idx).logits, hf(idx).logits, atol=1e-5, rtol=0)  # back: sdpa, hf: eager
+        torch.testing.assert_close(ours(idx)[0], hf(idx).logits, atol=1e-5, rtol=0)
+    assert torch.equal(ours.generate(idx, 16, temperature=0), ours.generate(idx, 16, temperature=0, use_cache=False))

@@ -4,6 +4,7 @@ the oracle), reproducibly per seed; clear errors for bad checkpoints and prompts
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from dataclasses import asdict
@@ -127,3 +128,13 @@ def test_thin_cli_runs(ckpt):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Once upon") and len(result.stdout) > len("Once upon\n")
+
+
+@pytest.mark.slow  # ~15 s: a fresh interpreter importing transformers and asking the hub
+def test_pretrained_without_network_is_a_clear_error():
+    """--ckpt gpt2 goes through transformers' download; offline (as here) that is one error line, no traceback."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, str(ROOT / "gpt-2" / "sample.py"), "--ckpt", "gpt2", "--device", "cpu"],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
