@@ -1,6 +1,6 @@
 """The whole story in one command: raw text -> BPE tokenizer -> token shards -> a trained GPT-2 that writes.
 
-    python gpt-2/demo.py                                    # ~5-8 minutes on a 2-core CPU; reads runs/demo/summary.md
+    python gpt-2/demo.py                       # about 9 min on a busy 2-core CPU (less when idle): runs/demo/summary.md
     python gpt-2/demo.py --steps 2000 --preset small --vocab-size 8192 --out runs/demo-big   # longer, better
     python gpt-2/demo.py --preset tiny --steps 20 --vocab-size 512 --out runs/demo-smoke     # seconds
 
@@ -55,6 +55,7 @@ class DemoConfig:
     sample_tokens: int = 120
     temperature: float = 0.8
     top_k: int | None = 100
+    image: str | None = None  # also save the loss plot here (e.g. images/demo-loss.png)
 
 
 @dataclass
@@ -252,7 +253,10 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
                             temperature=cfg.temperature, top_k=cfg.top_k, seed=cfg.seed)))
 
     banner("6/6 report")
-    plot = plot_runs([log], out / "loss.png", title=f"demo: rope GPT-2 ({cfg.preset}) on Shakespeare's plays")
+    title = f"demo: rope GPT-2 ({cfg.preset}, {cfg.steps} steps) on Shakespeare's plays (HellaSwag: not evaluated)"
+    plot = plot_runs([log], out / "loss.png", title=title)
+    if cfg.image:
+        plot_runs([log], cfg.image, title=title)
     result = DemoResult(out, tokenizer, out / "data", run.run_dir, run.checkpoint, loss, bpb, initial, bpt, samples,
                         stages)
     total = time.perf_counter() - t_all
@@ -337,6 +341,7 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # output
     p.add_argument("--out", default=D.out, help="run directory (its data/ and model/ are replaced)")
+    p.add_argument("--image", default=D.image, help="also save the loss plot here (e.g. images/demo-loss.png)")
     # tokenizer
     p.add_argument("--vocab-size", type=int, default=D.vocab_size, help="BPE vocabulary (256 bytes + merges + 1)")
     # model and training
