@@ -195,6 +195,22 @@ class Tee(io.StringIO):
 
 
 # ---------------------------------------------------------------------------------------------------------- the run
+def check_config(cfg: DemoConfig) -> None:
+    """Refuse settings the trainer would reject, before minutes of work rather than after."""
+    from gpt2.model import PRESETS
+
+    if cfg.preset not in PRESETS:
+        raise ValueError(f"unknown preset {cfg.preset!r}: use one of {', '.join(PRESETS)}")
+    if cfg.vocab_size < 258:
+        raise ValueError(f"--vocab-size {cfg.vocab_size} leaves no merges (256 bytes + <|endoftext|>): use >= 258")
+    if not 1 <= cfg.seq_len <= PRESETS[cfg.preset]["block_size"]:
+        raise ValueError(f"--seq-len {cfg.seq_len} must be in 1..{PRESETS[cfg.preset]['block_size']} (the "
+                         f"{cfg.preset} block size)")
+    if cfg.steps < 1 or cfg.batch_tokens % (cfg.micro_batch * cfg.seq_len):
+        raise ValueError(f"need --steps >= 1 and --batch-tokens a multiple of micro-batch x seq-len = "
+                         f"{cfg.micro_batch * cfg.seq_len} (got {cfg.steps} steps, {cfg.batch_tokens} tokens)")
+
+
 def run_demo(cfg: DemoConfig) -> DemoResult:
     """All six stages; prints progress, returns the figures, writes OUT/summary.md and OUT/loss.png."""
     from bpe import cli as bpe_cli
@@ -202,6 +218,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     from gpt2.plot import load_run, plot_runs
     from gpt2.train import pick_device
 
+    check_config(cfg)
     if cfg.threads and pick_device(cfg.device).type == "cpu":
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -297,6 +314,8 @@ def write_summary(r: DemoResult, cfg: DemoConfig, log, total_s: float) -> Path:
         f"| **val bits per byte** | **{r.val_bpb:.4f}** |",
         f"| val bytes per token | {r.bytes_per_token:.3f} |", "",
         results_table([log]), "",
+        f"(The trainer's evaluations during training, in this table and the plot, read the first {cfg.val_batches} "
+        "micro-batches of the val split; the final figures above read all of it.)", "",
         "Compression on the held-out plays (bytes per token, higher is better):", "",
         compression_table({"demo tokenizer": load_any(str(r.tokenizer)), **_gpt2()}, {"held-out plays": text_heldout}),
         "", "![loss](loss.png)", "",
@@ -368,4 +387,9 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
 
 
 def main(argv: list[str] | None = None) -> DemoResult:
-    return run_demo(parse_args(argv))
+    cfg = parse_args(argv)
+    try:
+        check_config(cfg)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    return run_demo(cfg)

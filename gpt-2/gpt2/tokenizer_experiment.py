@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpt2.demo import DemoConfig, banner, corpus_file, evaluate, prepare_shards, train_model
+from gpt2.prepare import parse_count
 
 GUTENBERG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "gutenberg-en.txt"
 PLAYS = "shakespeare-plays"
@@ -229,12 +230,6 @@ def plot_experiment(toks: dict, texts: dict, runs: dict, rows: list[Row], image:
 
 
 # ---------------------------------------------------------------------------------------------------------- CLI
-def parse_size(s: str) -> int:
-    from gpt2.prepare import parse_count
-
-    return parse_count(s)
-
-
 def main(argv: list[str] | None = None) -> str:
     D = DemoConfig(preset="tiny", steps=60, eval_every=20, out="runs/tokenizer-experiment")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -266,7 +261,7 @@ def main(argv: list[str] | None = None) -> str:
                      micro_batch=args.micro_batch, seq_len=args.seq_len, eval_every=args.eval_every,
                      val_batches=args.val_batches, device=args.device, threads=args.threads, seed=args.seed)
     out = Path(args.out)
-    sizes = parse_size(args.tokenizer_bytes), parse_size(args.heldout_bytes)
+    sizes = parse_count(args.tokenizer_bytes), parse_count(args.heldout_bytes)
     a = load_domain(args.domain_a, out, *sizes)
     b = load_domain(args.domain_b, out, *sizes)
     if a.name == b.name:

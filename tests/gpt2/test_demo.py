@@ -4,6 +4,7 @@ The demo runs once (module fixture, ~10-20 s on the shared 2-core machine) throu
 checks one artifact against something computed independently: the corpus text, ln(vocab), the shard files."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -89,6 +90,15 @@ def test_samples_decode_and_summary_written(result):
     assert f"{result.val_bpb:.4f}" in summary and "gpt-2/train.py --config rope" in summary
     assert "bpe/train.py --vocab-size 384" in summary and "```\nRomeo:" in summary
     assert (result.out / "loss.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("flags, problem", [(["--preset", "huge"], "unknown preset 'huge'"),
+                                            (["--seq-len", "4096"], "--seq-len 4096 must be in 1..256"),
+                                            (["--batch-tokens", "1000"], "a multiple of micro-batch x seq-len = 2048")])
+def test_bad_settings_stop_before_any_work(tmp_path, flags, problem):
+    with pytest.raises(SystemExit, match=re.escape(problem)):
+        demo.main(["--out", str(tmp_path / "x"), *flags])
+    assert not (tmp_path / "x").exists()
 
 
 def test_experiment_table():
