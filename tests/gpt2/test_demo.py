@@ -92,6 +92,37 @@ def test_samples_decode_and_summary_written(result):
     assert (result.out / "loss.png").stat().st_size > 10_000
 
 
+def test_stage_commands_in_the_summary_reproduce_the_artifacts(result, tmp_path):
+    """Stages 1-3 rerun through the stand-alone CLIs, as summary.md lists them, give the same tokenizer, the same
+    tokens and the same trained weights."""
+    import shlex
+    import shutil
+
+    from bpe import cli as bpe_cli
+    from gpt2 import prepare, train
+    from gpt2.checkpoint import load_checkpoint
+    from gpt2.data import open_shard, read_manifest
+
+    mains = {"bpe/train.py": bpe_cli.main, "gpt-2/prepare.py": prepare.main, "gpt-2/train.py": train.main}
+    shutil.copy(result.out / "corpus.txt", tmp_path / "corpus.txt")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the demo ran
+    try:
+        for stage in result.stages[:3]:
+            argv = shlex.split(stage.command.replace(str(result.out), str(tmp_path)))
+            mains[argv[4]](argv[5:])  # uv run --no-sync python SCRIPT ARGS...
+    finally:
+        torch.set_num_threads(n)
+    assert (tmp_path / "tokenizer.model").read_bytes() == result.tokenizer.read_bytes()
+    a, b = read_manifest(result.data), read_manifest(tmp_path / "data")
+    assert [s["tokens"] for s in a["shards"]] == [s["tokens"] for s in b["shards"]]
+    for sa, sb in zip(a["shards"], b["shards"]):
+        assert np.array_equal(open_shard(result.data, sa, a["dtype"]), open_shard(tmp_path / "data", sb, b["dtype"]))
+    mine = load_checkpoint(tmp_path / "model" / result.checkpoint.name)["model"]
+    for k, v in load_checkpoint(result.checkpoint)["model"].items():
+        assert torch.equal(v, mine[k]), k
+
+
 @pytest.mark.parametrize("flags, problem", [(["--preset", "huge"], "unknown preset 'huge'"),
                                             (["--seq-len", "4096"], "--seq-len 4096 must be in 1..256"),
                                             (["--batch-tokens", "1000"], "a multiple of micro-batch x seq-len = 2048")])
