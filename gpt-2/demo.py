@@ -1,0 +1,6 @@
+"""Raw text to a trained GPT-2 that writes, in one command: `python gpt-2/demo.py --help` (the work is in gpt2/demo.py)."""
+
+from gpt2.demo import main
+
+if __name__ == "__main__":
+    main()

