@@ -14,8 +14,8 @@ export TIKTOKEN_CACHE_DIR ?= $(if $(wildcard $(SHARED)/tiktoken-cache),$(SHARED)
 setup: $(if $(findstring .uv/bin/uv,$(UV)),.uv/bin/uv,)
 	$(UV) sync --all-packages --quiet
 
-demo: setup  ## train a BPE tokenizer on the default corpus, print compression and timing
-	$(UV) run --no-sync python bpe/train.py --vocab-size 4096 --out runs/demo/shakespeare
+demo: setup  ## raw text -> BPE tokenizer -> shards -> a trained rope GPT-2 that writes (runs/demo/summary.md)
+	$(UV) run --no-sync python gpt-2/demo.py --out runs/demo
 
 test-rust:
 	cargo test --quiet --manifest-path bpe-rs/Cargo.toml
