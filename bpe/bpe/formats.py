@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -170,11 +171,28 @@ def _byte_to_unicode() -> dict[int, str]:
     return mapping
 
 
+# An atom (\p{..}, a [...] class, an escape or one char) followed by a possessive interval such as {1,3}+.
+_POSSESSIVE_INTERVAL = re.compile(r"(\\[pP]\{\w+\}|\[(?:\\.|[^\]])*\]|\\.|[^\\()|])(\{\d+(?:,\d*)?\})\+")
+
+
+def onig_pattern(pattern: str) -> str:
+    """The split pattern in a form HF tokenizers' Oniguruma engine reads the same way.
+
+    Oniguruma takes `X{1,3}+` as "X{1,3}, one or more times" (so `\\p{N}{1,3}+` swallows any run of digits),
+    not as a possessive interval; `(?>X{1,3})` says "possessive" in both engines. For example
+    `onig_pattern(r"\\p{N}{1,3}+|\\s+")` is `r"(?>\\p{N}{1,3})|\\s+"`.
+    """
+    return _POSSESSIVE_INTERVAL.sub(r"(?>\1\2)", pattern)
+
+
 def export_hf(tok: Tokenizer, path: str | os.PathLike) -> Path:
     """Write a HuggingFace `tokenizers` tokenizer.json (Split by our pattern, byte-level BPE, ByteLevel decoder)."""
     b2u = _byte_to_unicode()
     enc = lambda b: "".join(b2u[x] for x in b)  # noqa: E731
     vocab = {enc(t): r for t, r in tok.mergeable_ranks.items()}
+    # Specials go in the model's vocab too: HF numbers an added token that is missing there as the next free id,
+    # which is wrong when ids have gaps (cl100k_base has no token 100256).
+    vocab.update(tok.special_tokens)
     if tok.merges is not None:
         vocab_bytes = {i: t for t, i in tok.mergeable_ranks.items()}
         merges = [[enc(vocab_bytes[a]), enc(vocab_bytes[b])] for a, b in tok.merges]
@@ -194,7 +212,7 @@ def export_hf(tok: Tokenizer, path: str | os.PathLike) -> Path:
         "pre_tokenizer": {
             "type": "Sequence",
             "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": tok.pattern}, "behavior": "Isolated", "invert": False},
+                {"type": "Split", "pattern": {"Regex": onig_pattern(tok.pattern)}, "behavior": "Isolated", "invert": False},
                 {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
             ],
         },

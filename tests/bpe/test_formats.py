@@ -3,7 +3,7 @@
 import pytest
 
 from bpe import Tokenizer
-from bpe.formats import export_hf, export_tiktoken, load_model
+from bpe.formats import export_hf, export_tiktoken, load_model, onig_pattern
 from testutil import require_tiktoken_cache, shared_file
 
 EOT = "<|endoftext|>"
@@ -66,14 +66,24 @@ def test_hf_export_gives_our_ids(trained, tmp_path, sample_text):
     assert hf.decode(trained.encode_ordinary("héllo wörld")) == "héllo wörld"
 
 
-def test_hf_export_of_tiktoken_ranks_recovers_merges(tmp_path):
+@pytest.mark.parametrize("name", ["gpt2", "cl100k_base"])
+def test_hf_export_of_tiktoken_ranks_gives_tiktokens_ids(name, tmp_path):
     require_tiktoken_cache()
+    import tiktoken
     from tokenizers import Tokenizer as HFTokenizer
 
-    tok = Tokenizer.from_tiktoken("gpt2")
+    tok = Tokenizer.from_tiktoken(name)
     hf = HFTokenizer.from_file(str(export_hf(tok, tmp_path / "tokenizer.json")))
-    text = shared_file("tinyshakespeare.txt").read_text()[:50_000]
-    assert hf.encode(text).ids == tok.encode_ordinary(text)
+    # Shakespeare for the merges; long digit runs for cl100k's possessive \p{N}{1,3}+ (Oniguruma reads it otherwise)
+    text = shared_file("tinyshakespeare.txt").read_text()[:50_000] + " 1745, #1234567 and 64-6221541.\n"
+    text += shared_file("multilingual.txt").read_text()[:50_000]
+    # HF always splits out added tokens, as tiktoken does when every special is allowed
+    assert hf.encode(text).ids == tiktoken.get_encoding(name).encode(text, allowed_special="all")
+
+
+def test_onig_pattern_makes_possessive_intervals_atomic():
+    assert onig_pattern(r"\p{N}{1,3}+|[a-z]{2}+|x{1,}+") == r"(?>\p{N}{1,3})|(?>[a-z]{2})|(?>x{1,})"
+    assert onig_pattern(r"\p{L}++|\p{N}{1,3}") == r"\p{L}++|\p{N}{1,3}"  # nothing else is touched
 
 
 @pytest.mark.parametrize(
