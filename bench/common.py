@@ -93,7 +93,7 @@ def plot_bpe(out: Path = ROOT / "images" / "bpe-benchmarks.png") -> Path | None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
     _grouped_bars(a, train_rows, "vocab", "trainer", "seconds", lambda v: f"{v:,}")
     a.set(xlabel="vocab size", ylabel="seconds (lower is better)", title="Training on 10 MB of English")
-    _grouped_bars(b, encode_rows, "setting", "encoder", "mb_per_s", str)
+    _grouped_bars(b, encode_rows, "setting", "encoder", "mb_per_s", lambda s: s.replace(", ", "\n"))
     b.set(ylabel="MB/s (higher is better)", title="Encoding 10 MB of English")
     fig.suptitle(f"bpe-rs vs competitors, same run ({machine()})")
     fig.tight_layout()
