@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 

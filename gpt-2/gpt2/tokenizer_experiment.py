@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpt2.demo import DemoConfig, banner, corpus_file, evaluate, prepare_shards, train_model
+from gpt2.plot import save_figure
 from gpt2.prepare import parse_count
 
 GUTENBERG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "gutenberg-en.txt"
@@ -221,12 +222,7 @@ def plot_experiment(toks: dict, texts: dict, runs: dict, rows: list[Row], image:
     ax1.set_title("same model, same steps, same text: val bits per byte")
     ax1.grid(alpha=0.3)
     ax1.legend()
-    fig.tight_layout()
-    image = Path(image)
-    image.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(image, dpi=110)
-    plt.close(fig)
-    return image
+    return save_figure(fig, image)
 
 
 # ---------------------------------------------------------------------------------------------------------- CLI

@@ -20,13 +20,6 @@ from gpt2.model import GPT, GPTConfig
 from gpt2.sample import encode_prompt, main, stream_sample
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture
 def ckpt(tmp_path) -> Path:

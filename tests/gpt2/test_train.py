@@ -20,14 +20,6 @@ from gpt2.configs import resolve
 from testutil import ROOT, require_tiktoken_cache, shared_file
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: these matmuls are small, and the 2 cores are shared (2 threads ran 3-4x slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
