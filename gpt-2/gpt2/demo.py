@@ -1,6 +1,6 @@
 """The whole story in one command: raw text -> BPE tokenizer -> token shards -> a trained GPT-2 that writes.
 
-    python gpt-2/demo.py                       # 5-9 min on the shared 2-core dev CPU: runs/demo/summary.md
+    python gpt-2/demo.py                       # ~5 min on a quiet 2-core CPU (up to 9 shared): runs/demo/summary.md
     python gpt-2/demo.py --steps 2000 --preset small --vocab-size 8192 --out runs/demo-big   # longer, better
     python gpt-2/demo.py --preset tiny --steps 20 --vocab-size 512 --out runs/demo-smoke     # seconds
 
