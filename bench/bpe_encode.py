@@ -6,8 +6,8 @@
 Same machine, same run, same text, same thread count; median of --runs. Before timing, every encoder's ids are
 asserted equal to tiktoken's. "1 thread" encodes the text as one string; "all cores" encodes it as a batch of
 pieces of at most 64 KB (its documents, split on <|endoftext|>, cut at line ends), so that the cores share the work
-evenly and bpe-openai (which refuses inputs of 1M characters or more) takes part. HF tokenizers loads the tokenizer.json our exporter writes (tested to give
-tiktoken's ids).
+evenly and bpe-openai (which refuses inputs of 1M characters or more) takes part. HF tokenizers loads the
+tokenizer.json our exporter writes (tested to give tiktoken's ids).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ def batch_pieces(text: str, size: int = PIECE_CHARS) -> list[str]:
     pieces = []
     for doc in filter(None, text.split(EOT)):
         piece = ""
-        for para in re.split(r"(?<=\n)", doc):
-            if piece and len(piece) + len(para) > size:
+        for line in re.split(r"(?<=\n)", doc):
+            if piece and len(piece) + len(line) > size:
                 pieces.append(piece)
                 piece = ""
-            piece += para
+            piece += line
         pieces.append(piece)
     return pieces
 

@@ -192,6 +192,9 @@ def export_hf(tok: Tokenizer, path: str | os.PathLike) -> Path:
     vocab = {enc(t): r for t, r in tok.mergeable_ranks.items()}
     # Specials go in the model's vocab too: HF numbers an added token that is missing there as the next free id,
     # which is wrong when ids have gaps (cl100k_base has no token 100256).
+    clash = sorted(set(tok.special_tokens) & set(vocab))
+    if clash:
+        raise ValueError(f"cannot export to HF: special token(s) {clash} spell an ordinary token in HF's byte alphabet")
     vocab.update(tok.special_tokens)
     if tok.merges is not None:
         vocab_bytes = {i: t for t, i in tok.mergeable_ranks.items()}
@@ -212,7 +215,8 @@ def export_hf(tok: Tokenizer, path: str | os.PathLike) -> Path:
         "pre_tokenizer": {
             "type": "Sequence",
             "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": onig_pattern(tok.pattern)}, "behavior": "Isolated", "invert": False},
+                {"type": "Split", "pattern": {"Regex": onig_pattern(tok.pattern)}, "behavior": "Isolated",
+                 "invert": False},
                 {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
             ],
         },
