@@ -6,7 +6,7 @@ SHARED := $(abspath ../shared)
 export UV_PYTHON_DOWNLOADS := never
 export TIKTOKEN_CACHE_DIR ?= $(if $(wildcard $(SHARED)/tiktoken-cache),$(SHARED)/tiktoken-cache,)
 
-.PHONY: setup demo test test-all test-rust bench clean
+.PHONY: setup demo test test-all test-rust lint format bench clean
 
 .uv/bin/uv:
 	python3 -m venv .uv && .uv/bin/pip install --quiet uv
@@ -20,10 +20,18 @@ demo: setup  ## raw text -> BPE tokenizer -> shards -> a trained rope GPT-2 that
 test-rust:
 	cargo test --quiet --manifest-path bpe-rs/Cargo.toml
 
-test: setup test-rust  ## the whole suite: Rust unit tests, then pytest (slow tests excluded)
+lint: setup  ## ruff: lint and formatting check (`make format` applies the formatting)
+	$(UV) run --no-sync ruff check .
+	$(UV) run --no-sync ruff format --check .
+
+format: setup
+	$(UV) run --no-sync ruff check --fix .
+	$(UV) run --no-sync ruff format .
+
+test: setup lint test-rust  ## the whole suite: lint, Rust unit tests, then pytest (slow tests excluded)
 	$(UV) run --no-sync pytest -m "not slow"
 
-test-all: setup test-rust
+test-all: setup lint test-rust
 	$(UV) run --no-sync pytest
 
 bench: setup  ## every benchmark (tens of minutes); each script prints a markdown table

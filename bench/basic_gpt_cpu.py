@@ -28,6 +28,7 @@ from basic_gpt.data import get_batch, load_dataset
 from basic_gpt.plot import plot_val_curves
 from basic_gpt.stages import SCALED_CPU, SCALED_CPU_TRAIN
 from basic_gpt.train import TrainConfig, build_model, make_optimizer, train, train_step
+from scratch.files import atomic_write
 
 CONFIGS = {
     "nanoGPT baby GPT": (SCALED_CPU | dict(rope=False, tie_weights=False),
@@ -117,7 +118,7 @@ def main() -> None:
               f"{r['val']:.3f} | {r['run_wall_ms']:.1f} / {r['run_cpu_ms']:.1f} |")
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(dict(rows=rows, curves=curves, threads=args.threads,
+    atomic_write(args.out, json.dumps(dict(rows=rows, curves=curves, threads=args.threads,
                                               timing=[[n, t, *v] for (n, t), v in timing.items()],
                                               load=[load_before, load_after])))
     plot_val_curves(curves, Path(args.plot), "basic-gpt scaled stage vs nanoGPT baby GPT on CPU", x="time_s",

@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from scratch.files import atomic_write
+from scratch.plot import plt, save_figure
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "runs" / "bench"
@@ -56,12 +59,7 @@ def corpus_slice(name: str, max_bytes: int | None = None) -> str:
 
 
 def save_results(name: str, results: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"machine": machine(), **results}, indent=1))
-    os.replace(tmp, path)
-    return path
+    return atomic_write(RESULTS / f"{name}.json", json.dumps({"machine": machine(), **results}, indent=1))
 
 
 def _grouped_bars(ax, rows: list[dict], group: str, series: str, value: str, label) -> None:
@@ -79,11 +77,6 @@ def _grouped_bars(ax, rows: list[dict], group: str, series: str, value: str, lab
 
 def plot_bpe(out: Path = ROOT / "images" / "bpe-benchmarks.png") -> Path | None:
     """Training seconds (left) and encoding MB/s (right) from the saved bpe_train / bpe_encode results."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     train = RESULTS / "bpe_train.json"
     encode = RESULTS / "bpe_encode.json"
     if not (train.exists() and encode.exists()):
@@ -96,7 +89,4 @@ def plot_bpe(out: Path = ROOT / "images" / "bpe-benchmarks.png") -> Path | None:
     _grouped_bars(b, encode_rows, "setting", "encoder", "mb_per_s", lambda s: s.replace(", ", "\n"))
     b.set(ylabel="MB/s (higher is better)", title="Encoding 10 MB of English")
     fig.suptitle(f"bpe-rs vs competitors, same run ({machine()})")
-    fig.tight_layout()
-    out.parent.mkdir(exist_ok=True)
-    fig.savefig(out, dpi=110)
-    return out
+    return save_figure(fig, out)

@@ -21,6 +21,7 @@ from common import machine, markdown_table
 
 from gpt2 import flops
 from gpt2.model import GPT, GPTConfig
+from scratch.plot import plt, save_figure
 
 LOAD_BEFORE = " ".join(f"{x:.1f}" for x in os.getloadavg())
 NANOGPT_CPU_STEP_S = 6.05  # nanoGPT's model, fwd+bwd 1 x 1024 fp32, measured earlier on this machine type (issue 5)
@@ -116,11 +117,6 @@ def gpu_bench(args) -> list[tuple[str, float, str]]:
 
 
 def plot(rows, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     units = [u for u in dict.fromkeys(r[2] for r in rows) if u != "x"]  # ratios are in the table only
     groups = [[r for r in rows if r[2] == unit] for unit in units]
     fig, axes = plt.subplots(len(groups), 1, figsize=(9, 1.6 * len(rows) / len(groups) + 1.5 * len(groups)),
@@ -133,9 +129,7 @@ def plot(rows, path: Path) -> None:
         for i, r in enumerate(group):
             ax.text(r[1], i, f" {r[1]:.3g}", va="center")
     fig.suptitle("GPT-2 124M (bench/gpt2_model.py)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def main() -> None:

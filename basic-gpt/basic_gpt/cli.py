@@ -15,7 +15,9 @@ import torch
 
 from basic_gpt.data import load_dataset
 from basic_gpt.stages import PRESETS, STAGES
-from basic_gpt.train import TrainConfig, build_model, pick_device, sample, save_checkpoint, stage_settings, train
+from basic_gpt.train import TrainConfig, build_model, sample, save_checkpoint, stage_settings, train
+from scratch.device import pick_device
+from scratch.files import atomic_write
 
 
 def parser(default_stage: str = "scaled") -> argparse.ArgumentParser:
@@ -88,5 +90,5 @@ def main(argv: list[str] | None = None, default_stage: str = "scaled") -> dict:
           f"{last['time_s']:.1f} s training ({1000 * last['time_s'] / max(n, 1):.1f} ms/iter wall, "
           f"{1000 * last['cpu_s'] / max(n, 1):.1f} ms/iter CPU); log {log}, checkpoint {out / 'ckpt.pt'}")
     print("---\n" + sample(model, ds.tokenizer, args.prompt, args.sample_len, seed=args.seed))
-    (out / "summary.json").write_text(json.dumps(last | {"stage": args.stage, "params": model.num_params()}))
+    atomic_write(out / "summary.json", json.dumps(last | {"stage": args.stage, "params": model.num_params()}))
     return last

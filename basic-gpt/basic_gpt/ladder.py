@@ -15,6 +15,7 @@ from basic_gpt.data import Dataset
 from basic_gpt.plot import plot_val_curves
 from basic_gpt.stages import STAGES
 from basic_gpt.train import TrainConfig, build_model, stage_settings, train
+from scratch.files import atomic_write
 
 
 def run_stage(name: str, ds: Dataset, max_iters: int | None = None, seed: int = 1337,
@@ -53,8 +54,8 @@ def run_ladder(ds: Dataset, stages: list[str], out_md: Path, out_png: Path, max_
         print(f"{name}: val {results[-1]['val_loss']:.4f}", flush=True)
     table = markdown_table(results)
     out_md.parent.mkdir(parents=True, exist_ok=True)
-    out_md.write_text(table + "\n")
-    out_md.with_suffix(".json").write_text(json.dumps(results))
+    atomic_write(out_md, table + "\n")
+    atomic_write(out_md.with_suffix(".json"), json.dumps(results))
     plot_val_curves({r["stage"]: r["history"] for r in results}, out_png,
                     "basic-gpt: validation loss as each idea is added", ylim=(1.4, 4.4))
     print(table)

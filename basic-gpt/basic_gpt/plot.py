@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scratch.plot import plt, save_figure
+
 
 def plot_val_curves(curves: dict[str, list[dict]], path: Path, title: str, x: str = "iter",
                     xlabel: str = "iteration", hlines: tuple[float, ...] = (), ylim: tuple[float, float] | None = None
                     ) -> None:
     """One line per run: history records' `x` against their whole-split val loss; final loss in the legend."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, hist in curves.items():
         ax.plot([h[x] for h in hist], [h["val_loss"] for h in hist], marker=".",
@@ -26,7 +24,4 @@ def plot_val_curves(curves: dict[str, list[dict]], path: Path, title: str, x: st
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from basic_gpt.data import CharTokenizer, get_batch
 from basic_gpt.model import CharLM, GPTConfig
 from basic_gpt.stages import PRESETS, STAGES
+from scratch.files import atomic_open
 
 
 @dataclass
@@ -164,14 +165,8 @@ def save_checkpoint(path: Path, model: CharLM, tokenizer: CharTokenizer, stage: 
     path.parent.mkdir(parents=True, exist_ok=True)
     ckpt = dict(stage=stage, config=dataclasses.asdict(model.config), chars=tokenizer.chars,
                 model=model.state_dict(), **extra)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        torch.save(ckpt, f)
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> tuple[CharLM, CharTokenizer]:
@@ -197,17 +192,3 @@ def sample(model: CharLM, tokenizer: CharTokenizer, prompt: str = "\n", max_new_
     out = model.generate(idx, max_new_tokens, temperature, top_k, generator=gen)
     model.train(was_training)
     return tokenizer.decode(out[0].tolist())
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA GPU is visible here; use --device auto or cpu")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("--device mps: Apple's MPS backend is not available here; use --device auto or cpu")
-    return torch.device(name)

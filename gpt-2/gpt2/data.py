@@ -20,9 +20,9 @@ all ranks, nothing stops early and nothing is dropped: when W is not a multiple 
 epoch is completed with the first windows of the next epoch's order. The position in that stream is the same on every
 rank, so one rank's state_dict() resumes all of them (also under another world size or batch size).
 
-    >>> loader = make_loader("global", "data/shakespeare", batch_size=8, seq_len=256)
-    >>> x, y = loader.next_batch()            # LongTensors (8, 256)
-    >>> state = loader.state_dict()           # {"kind": "global", "epoch": 0, "position": 8, "seed": 0, ...}
+    loader = make_loader("global", "data/shakespeare", batch_size=8, seq_len=256)
+    x, y = loader.next_batch()            # LongTensors (8, 256)
+    state = loader.state_dict()           # {"kind": "global", "epoch": 0, "position": 8, "seed": 0, ...}
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from typing import Iterator
 
 import numpy as np
 import torch
+
+from scratch.files import atomic_open, atomic_write
 
 MANIFEST = "manifest.json"
 MAGIC = b"GPT2SHRD"
@@ -89,15 +91,11 @@ def tokenizer_hash(spec: str, tok) -> str:
 
 
 def write_shard(path: Path, tokens: np.ndarray, docs: int, nbytes: int, tok_hash: str) -> None:
-    """Write header + tokens to PATH.tmp, then rename: a shard file is either whole or absent."""
+    """Write header + tokens atomically (temp file, then rename): a shard file is either whole or absent."""
     header = _HEADER.pack(MAGIC, VERSION, tokens.dtype.itemsize, len(tokens), docs, nbytes, bytes.fromhex(tok_hash))
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_open(path) as f:
         f.write(header.ljust(HEADER_BYTES, b"\0"))
         f.write(np.ascontiguousarray(tokens).tobytes())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def read_header(path: Path) -> dict:
@@ -113,11 +111,8 @@ def read_header(path: Path) -> dict:
 
 
 def write_manifest(data_dir: Path, manifest: dict) -> None:
-    """Write manifest.json atomically (temp file, then os.replace)."""
-    path = Path(data_dir) / MANIFEST
-    tmp = path.with_name(MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(tmp, path)
+    """Write manifest.json atomically (temp file, then rename)."""
+    atomic_write(Path(data_dir) / MANIFEST, json.dumps(manifest, indent=1) + "\n")
 
 
 def read_manifest(data_dir: str | Path, allow_incomplete: bool = False, check_shards: bool = True) -> dict:

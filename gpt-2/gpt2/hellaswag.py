@@ -26,6 +26,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from scratch.files import cache_dir
+from scratch.files import download as fetch
+
 URL = "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_val.jsonl"
 N_VAL = 10042
 FIELDS = ("ctx", "endings", "label")
@@ -45,11 +48,8 @@ def validate(path: Path) -> None:
 
 
 def download(url: str = URL) -> Path:
-    """The validation jsonl, downloaded once into the project cache (bpe.corpus: temp file, then rename) and checked
-    example by example (no published checksum covers the official file, so its structure is what is verified)."""
-    from bpe.corpus import cache_dir
-    from bpe.corpus import download as fetch
-
+    """The validation jsonl, downloaded once into the project cache (scratch.files: temp file, then rename) and
+    checked example by example (no published checksum covers the official file, so its structure is verified)."""
     path = cache_dir() / "hellaswag_val.jsonl"
     fresh = not path.is_file()
     fetch(url, path)

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scratch.plot import plt, save_figure
+
 
 @dataclass
 class RunLogData:
@@ -78,11 +80,6 @@ def results_table(runs: list[RunLogData]) -> str:
 
 def plot_runs(runs: list[RunLogData], out: str | Path, title: str | None = None) -> Path:
     """Four panels (train loss, val loss, val bits per byte, HellaSwag acc_norm vs step), a line per run; saved as OUT."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = [("val_loss", "val loss (nats/token)"), ("val_bpb", "val bits per byte"), ("hellaswag", "HellaSwag acc_norm")]
     fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
     for run in runs:
@@ -103,18 +100,6 @@ def plot_runs(runs: list[RunLogData], out: str | Path, title: str | None = None)
     if title:
         fig.suptitle(title)
     return save_figure(fig, out)
-
-
-def save_figure(fig, out: str | Path) -> Path:
-    """Lay out, save (creating the folder) and close a matplotlib figure; returns the path."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
 
 
 def main(argv: list[str] | None = None) -> None:
