@@ -51,7 +51,9 @@ def encoders(name: str, threads: int):
     ours = Tokenizer.from_tiktoken(name)
     tik = tiktoken.get_encoding(name)
     with tempfile.TemporaryDirectory() as d:
-        hf = HFTokenizer.from_file(str(export_hf(ours, os.path.join(d, "tokenizer.json"))))
+        path = export_hf(os.path.join(d, "tokenizer.json"), ours.mergeable_ranks, ours.special_tokens, ours.pattern,
+                         ours.merges)
+        hf = HFTokenizer.from_file(str(path))
     found = {
         "bpe-rs": (ours.encode_ordinary, lambda docs: ours.encode_ordinary_batch(docs, num_threads=threads),
                    ours.decode_bytes),

@@ -1,14 +1,13 @@
 //! Where encoding time goes: pre-tokenization alone vs full encoding (GPT-2 pattern, byte-only ranks + words).
 //! `cargo run --release --example split_speed -- FILE`
-use bpe_rs::pretok::Splitter;
+use bpe_rs::pretok::{Splitter, GPT2_PATTERN};
 use std::time::Instant;
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: split_speed FILE");
     let data = std::fs::read(&path).unwrap();
     let text = String::from_utf8_lossy(&data[..data.len().min(10 << 20)]).into_owned();
-    let pat = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
-    let s = Splitter::new(pat).unwrap();
+    let s = Splitter::new(GPT2_PATTERN).unwrap();
     for _ in 0..3 {
         let t = Instant::now();
         let mut n = 0usize;

@@ -6,6 +6,8 @@ use memchr::memmem;
 use std::fs::File;
 use std::io::Read;
 
+use crate::error::{Error, Result};
+
 /// Bytes read per block when streaming a file: memory stays at about one block.
 pub const BLOCK: usize = 64 << 20;
 
@@ -89,24 +91,24 @@ pub fn last_safe_cut(data: &[u8], specials: &[Vec<u8>]) -> Option<usize> {
 }
 
 /// Read a UTF-8 file block by block, each block ending at a safe cut, and call `f(text, bytes_done, file_size)`.
-pub fn for_each_block(path: &str, specials: &[Vec<u8>], mut f: impl FnMut(&str, usize, usize)) -> Result<(), String> {
-    let mut file = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+pub fn for_each_block(path: &str, specials: &[Vec<u8>], mut f: impl FnMut(&str, usize, usize)) -> Result<()> {
+    let io = |action, source| Error::Io { action, path: path.to_string(), source };
+    let mut file = File::open(path).map_err(|e| io("open", e))?;
     let size = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
     let mut buf: Vec<u8> = Vec::new();
     let mut done = 0usize;
     loop {
         let old = buf.len();
         buf.resize(old + BLOCK, 0);
-        let n = read_full(&mut file, &mut buf[old..]).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let n = read_full(&mut file, &mut buf[old..]).map_err(|e| io("read", e))?;
         buf.truncate(old + n);
         let eof = n == 0;
         let cut = if eof { buf.len() } else { last_safe_cut(&buf, specials).unwrap_or(0) };
         if cut == 0 && !eof {
             continue; // no safe cut yet: read more
         }
-        let text = std::str::from_utf8(&buf[..cut]).map_err(|e| {
-            format!("{path} is not UTF-8 text (invalid byte at offset {}): convert it first", done + e.valid_up_to())
-        })?;
+        let text = std::str::from_utf8(&buf[..cut])
+            .map_err(|e| Error::NotUtf8 { path: path.to_string(), offset: done + e.valid_up_to() })?;
         done += cut;
         f(text, done, size);
         buf.drain(..cut);

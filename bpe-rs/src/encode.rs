@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::error::{Error, Result};
 use crate::pretok::Splitter;
 
 pub type Rank = u32;
@@ -25,7 +26,7 @@ pub struct CoreBpe {
 }
 
 impl CoreBpe {
-    pub fn new(ranks: Vec<(Vec<u8>, Rank)>, specials: FxHashMap<String, Rank>, pattern: &str) -> Result<Self, String> {
+    pub fn new(ranks: Vec<(Vec<u8>, Rank)>, specials: FxHashMap<String, Rank>, pattern: &str) -> Result<Self> {
         let splitter = Splitter::new(pattern)?;
         let max_id = ranks.iter().map(|r| r.1).chain(specials.values().copied()).max().unwrap_or(0) as usize;
         let mut decoder: Vec<Option<Box<[u8]>>> = vec![None; max_id + 1];
@@ -33,17 +34,17 @@ impl CoreBpe {
         encoder.reserve(ranks.len());
         for (bytes, rank) in ranks {
             if rank == NONE {
-                return Err(format!("rank {rank} is reserved"));
+                return Err(Error::Vocab(format!("rank {rank} is reserved")));
             }
             if decoder[rank as usize].is_some() {
-                return Err(format!("rank {rank} is given to two tokens"));
+                return Err(Error::Vocab(format!("rank {rank} is given to two tokens")));
             }
             decoder[rank as usize] = Some(bytes.clone().into_boxed_slice());
             encoder.insert(bytes, rank);
         }
         for b in 0..=255u8 {
             if !encoder.contains_key(&[b][..]) {
-                return Err(format!("byte 0x{b:02x} has no token: byte-level BPE needs all 256 single bytes"));
+                return Err(Error::Vocab(format!("byte 0x{b:02x} has no token: byte-level BPE needs all 256 single bytes")));
             }
         }
         for (s, &id) in &specials {
@@ -54,6 +55,11 @@ impl CoreBpe {
 
     pub fn n_vocab(&self) -> usize {
         self.decoder.len()
+    }
+
+    /// Which splitter pre-tokenizes: "gpt2", "cl100k" or "o200k" (the fast path), else "fancy-regex".
+    pub fn splitter_name(&self) -> &'static str {
+        self.splitter.name()
     }
 
     /// Ids of one piece, appended to `out`.
@@ -181,10 +187,10 @@ impl CoreBpe {
     }
 
     /// A matcher for the allowed special tokens (leftmost, then longest: as the Python reference splits).
-    pub fn special_matcher(&self, allowed: &[String]) -> Result<Option<AhoCorasick>, String> {
+    pub fn special_matcher(&self, allowed: &[String]) -> Result<Option<AhoCorasick>> {
         for s in allowed {
             if !self.specials.contains_key(s) {
-                return Err(format!("{s:?} is not a special token of this tokenizer"));
+                return Err(Error::UnknownSpecial(s.clone()));
             }
         }
         if allowed.is_empty() {
@@ -194,7 +200,7 @@ impl CoreBpe {
             .match_kind(MatchKind::LeftmostLongest)
             .build(allowed)
             .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(|e| Error::Invalid(e.to_string()))
     }
 
     /// Encode text where the matcher's special tokens become their ids.
@@ -236,23 +242,12 @@ impl CoreBpe {
         parts.concat()
     }
 
-    /// Stream a UTF-8 file block by block (chunk.rs) and encode each block in parallel.
-    pub fn encode_file(&self, path: &str, matcher: Option<&AhoCorasick>) -> Result<Vec<Rank>, String> {
-        let specials: Vec<Vec<u8>> = self.specials.keys().map(|s| s.as_bytes().to_vec()).collect();
-        let mut out = Vec::new();
-        let n_chunks = rayon::current_num_threads() * 4;
-        crate::chunk::for_each_block(path, &specials, |text, _, _| {
-            out.extend(self.encode_parallel(text, matcher, n_chunks));
-        })?;
-        Ok(out)
-    }
-
-    pub fn decode_bytes(&self, ids: &[Rank]) -> Result<Vec<u8>, Rank> {
+    pub fn decode_bytes(&self, ids: &[Rank]) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(ids.len() * 4);
         for &id in ids {
             match self.decoder.get(id as usize) {
                 Some(Some(b)) => out.extend_from_slice(b),
-                _ => return Err(id),
+                _ => return Err(Error::UnknownToken { id, n_vocab: self.n_vocab() }),
             }
         }
         Ok(out)
@@ -303,7 +298,20 @@ mod tests {
         bpe.encode_with("ab<|eot|>ab", m.as_ref(), &mut out);
         assert_eq!(out, vec![257, 300, 257]);
         assert_eq!(bpe.decode_bytes(&out).unwrap(), b"ab<|eot|>ab");
-        assert_eq!(bpe.decode_bytes(&[9999]), Err(9999));
-        assert!(bpe.special_matcher(&["nope".to_string()]).is_err());
+        assert!(matches!(bpe.decode_bytes(&[9999]), Err(Error::UnknownToken { id: 9999, .. })));
+        assert!(matches!(bpe.special_matcher(&["nope".to_string()]), Err(Error::UnknownSpecial(_))));
+    }
+
+    #[test]
+    fn parallel_encoding_equals_serial() {
+        let bpe = toy();
+        let text = "aab ab<|eot|>aaaa b  aaab\n".repeat(500);
+        let m = bpe.special_matcher(&["<|eot|>".to_string()]).unwrap();
+        let mut serial = Vec::new();
+        bpe.encode_with(&text, m.as_ref(), &mut serial);
+        assert!(crate::chunk::chunk_bounds(text.as_bytes(), 8, &[b"<|eot|>".to_vec()]).len() > 3, "really cut");
+        for n_chunks in [1, 2, 8, 64] {
+            assert_eq!(bpe.encode_parallel(&text, m.as_ref(), n_chunks), serial, "{n_chunks} chunks");
+        }
     }
 }

@@ -1,52 +1,136 @@
 //! Pre-tokenization: the regex split that BPE never merges across, identical to Python's `regex` module.
 //!
-//! The GPT-2, cl100k and o200k patterns end in `\s+(?!\S)`, a lookahead the fast `regex` crate (a DFA) cannot run.
-//! For those three we run the pattern with `\s+(?!\S)|\s+` replaced by `\s+`, then put the lookahead back by hand:
-//! a whitespace-only piece followed by a non-space char gives its last char to the next piece, unless it ends in a
-//! newline that an earlier `\s*[\r\n]` alternative produced (cl100k, o200k). Any other pattern runs on fancy-regex.
+//! The split patterns of GPT-2, cl100k and o200k are defined here, once: Python's `bpe.patterns` imports them from
+//! this crate (`bpe_rs.GPT2_PATTERN`, ...), so the pattern a tokenizer stores is, string for string, the one the
+//! fast path recognises. Any other pattern, or one edited by hand, runs on fancy-regex; `Splitter::name` says which
+//! (tests/bpe/test_pretokenize.py fails if a tokenizer on OpenAI's patterns, tiktoken's included, is not fast).
+//!
+//! Those three patterns end in `\s+(?!\S)`, a lookahead the fast `regex` crate (a DFA) cannot run. The fast path runs
+//! the pattern with `\s+(?!\S)|\s+` (or `|\s`) replaced by `\s+` and possessive quantifiers made greedy (the same
+//! matches for these patterns: nothing after a possessive run could match what it would give back), then puts the
+//! lookahead back by hand: a whitespace-only piece followed by a non-space char gives its last char to the next
+//! piece, unless it ends in a newline that an earlier `\s*[\r\n]` alternative produced (cl100k, o200k). The unit
+//! tests below check the fast path against fancy-regex on every known pattern.
 
 use fancy_regex::Regex as FancyRegex;
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
 use crate::ascii::{piece_end, Pattern as AsciiPattern};
+use crate::error::{Error, Result};
 
-const GPT2: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
-const GPT2_ORIGINAL: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-const GPT2_FAST: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+$|\s+";
-const CL100K: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
-const CL100K_FAST: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s+$|\s*[\r\n]|\s+";
-const O200K_HEAD: &str = r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|";
+/// GPT-2's pattern as tiktoken spells it (possessive quantifiers; the same splits as encoder.py's original).
+pub const GPT2_PATTERN: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
+
+/// GPT-4's pattern (tiktoken's cl100k_base).
+pub const CL100K_PATTERN: &str = concat!(
+    r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|",
+    r"\s+(?!\S)|\s",
+);
+
+/// GPT-4o's pattern (tiktoken's o200k_base): letter runs split at case changes, contractions kept on the word.
+pub const O200K_PATTERN: &str = concat!(
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|",
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|",
+    r"\p{N}{1,3}|",
+    r" ?[^\s\p{L}\p{N}]+[\r\n/]*|",
+    r"\s*[\r\n]+|",
+    r"\s+(?!\S)|",
+    r"\s+",
+);
+
+/// GPT-2's original spelling (openai/gpt-2 encoder.py): the same splits as GPT2_PATTERN, so the same fast path.
+const GPT2_ENCODER_PY: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+/// A pattern the fast path knows: `newline_alt`: an earlier `\s*[\r\n]` alternative exists; `ascii`: the
+/// hand-written scanner for ASCII pieces (ascii.rs), where there is one.
+struct Known {
+    name: &'static str,
+    pattern: &'static str,
+    newline_alt: bool,
+    ascii: Option<AsciiPattern>,
+}
+
+const KNOWN: [Known; 4] = [
+    Known { name: "gpt2", pattern: GPT2_PATTERN, newline_alt: false, ascii: Some(AsciiPattern::Gpt2) },
+    Known { name: "gpt2", pattern: GPT2_ENCODER_PY, newline_alt: false, ascii: Some(AsciiPattern::Gpt2) },
+    Known { name: "cl100k", pattern: CL100K_PATTERN, newline_alt: true, ascii: Some(AsciiPattern::Cl100k) },
+    Known { name: "o200k", pattern: O200K_PATTERN, newline_alt: true, ascii: None },
+];
+
+/// The fast path's form of a known pattern: the lookahead alternative becomes `\s+` (put back by `lookahead_end`)
+/// and possessive quantifiers become greedy ones, which the regex crate reads.
+fn fast_form(pattern: &str) -> String {
+    let head = pattern
+        .strip_suffix(r"\s+(?!\S)|\s+")
+        .or_else(|| pattern.strip_suffix(r"\s+(?!\S)|\s"))
+        .expect("a known pattern ends in the \\s+(?!\\S) lookahead");
+    format!(r"{}\s+", greedy(head))
+}
+
+/// `X++`, `X?+`, `X*+`, `X{1,3}+` (possessive) become `X+`, `X?`, `X*`, `X{1,3}`: a `+` right after a quantifier
+/// is dropped. Escapes (`\s`, `\p{L}`) and `[...]` classes are copied as they are.
+fn greedy(pattern: &str) -> String {
+    let b = pattern.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let (mut i, mut in_class, mut after_quantifier) = (0, false, false);
+    while i < b.len() {
+        let mut end = i + 1; // copy b[i..end]
+        let mut quantifier = false;
+        match b[i] {
+            b'\\' if b.get(i + 1).is_some_and(|&c| c == b'p' || c == b'P') && b.get(i + 2) == Some(&b'{') => {
+                end = i + b[i..].iter().position(|&c| c == b'}').map_or(b.len() - i, |j| j + 1);
+            }
+            b'\\' => end = (i + 2).min(b.len()),
+            _ if in_class => in_class = b[i] != b']',
+            b'[' => in_class = true,
+            b'+' if after_quantifier => {
+                (i, after_quantifier) = (i + 1, false);
+                continue;
+            }
+            b'+' | b'*' => quantifier = true,
+            b'?' => quantifier = !after_quantifier && i > 0 && b[i - 1] != b'(', // not `(?:`, not lazy `+?`
+            b'{' => {
+                end = i + b[i..].iter().position(|&c| c == b'}').map_or(b.len() - i, |j| j + 1);
+                quantifier = true;
+            }
+            _ => {}
+        }
+        out.extend_from_slice(&b[i..end]);
+        (i, after_quantifier) = (end, quantifier);
+    }
+    String::from_utf8(out).expect("cut only at ASCII bytes")
+}
 
 pub enum Splitter {
-    /// DFA regex plus the hand-written lookahead; `newline_alt`: an earlier `\s*[\r\n]` alternative exists;
-    /// `ascii`: the hand-written scanner that handles ASCII pieces first (ascii.rs).
-    Fast { re: Regex, newline_alt: bool, ascii: Option<AsciiPattern> },
+    /// DFA regex plus the hand-written lookahead, for the known pattern `name`; `newline_alt` and `ascii` as in
+    /// `Known`.
+    Fast { name: &'static str, re: Regex, newline_alt: bool, ascii: Option<AsciiPattern> },
     Fancy(FancyRegex),
 }
 
 impl Splitter {
-    pub fn new(pattern: &str) -> Result<Self, String> {
-        let o200k = format!("{O200K_HEAD}\\s+(?!\\S)|\\s+");
-        let fast = match pattern {
-            p if p == GPT2 || p == GPT2_ORIGINAL => Some((GPT2_FAST.to_string(), false, Some(AsciiPattern::Gpt2))),
-            p if p == CL100K => Some((CL100K_FAST.to_string(), true, Some(AsciiPattern::Cl100k))),
-            p if p == o200k => Some((format!("{O200K_HEAD}\\s+"), true, None)),
-            _ => None,
-        };
-        if let Some((re, newline_alt, ascii)) = fast {
-            let re = Regex::new(&re).map_err(|e| e.to_string())?;
-            return Ok(Splitter::Fast { re, newline_alt, ascii });
+    pub fn new(pattern: &str) -> Result<Self> {
+        let invalid = |message: String| Error::Pattern { pattern: pattern.to_string(), message };
+        if let Some(k) = KNOWN.iter().find(|k| k.pattern == pattern) {
+            let re = Regex::new(&fast_form(k.pattern)).map_err(|e| invalid(e.to_string()))?;
+            return Ok(Splitter::Fast { name: k.name, re, newline_alt: k.newline_alt, ascii: k.ascii });
         }
-        FancyRegex::new(pattern)
-            .map(Splitter::Fancy)
-            .map_err(|e| format!("invalid split pattern {pattern:?}: {e}"))
+        FancyRegex::new(pattern).map(Splitter::Fancy).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// Which splitter runs: the known pattern's name ("gpt2", "cl100k", "o200k") on the fast path, else "fancy-regex".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Splitter::Fast { name, .. } => name,
+            Splitter::Fancy(_) => "fancy-regex",
+        }
     }
 
     /// Call `f` with each piece of `text`, in order.
     pub fn for_each<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
         match self {
-            Splitter::Fast { re, newline_alt, ascii } => {
+            Splitter::Fast { re, newline_alt, ascii, .. } => {
                 let bytes = text.as_bytes();
                 let mut pos = 0;
                 while pos < text.len() {
@@ -119,9 +203,9 @@ mod tests {
     fn fast_vs_fancy(pattern: &str, text: &str) {
         let fast = Splitter::new(pattern).unwrap();
         assert!(matches!(fast, Splitter::Fast { .. }));
-        if let Splitter::Fast { re, newline_alt, .. } = &fast {
+        if let Splitter::Fast { name, re, newline_alt, .. } = &fast {
             // the regex path alone, without the ASCII scanner, must agree too
-            let plain = Splitter::Fast { re: re.clone(), newline_alt: *newline_alt, ascii: None };
+            let plain = Splitter::Fast { name, re: re.clone(), newline_alt: *newline_alt, ascii: None };
             let fancy = Splitter::Fancy(FancyRegex::new(pattern).unwrap());
             assert_eq!(plain.split(text), fancy.split(text), "regex path, pattern {pattern:?} on {text:?}");
         }
@@ -131,14 +215,13 @@ mod tests {
 
     #[test]
     fn fast_path_matches_lookahead_semantics() {
-        let o200k = format!("{O200K_HEAD}\\s+(?!\\S)|\\s+");
         let texts = [
             "Hello world's  end", "a   b\n\n  c\r\n d\t\te  ", "  \n x", "x \u{3000}\u{3000}y", "it's 12345 ok?!\n\n",
             "trailing spaces   ", "\n\n\n", "  ", "ab\u{00a0} cd", "Ünïcödé  ça\u{2028}va", "1,000,000  dollars\n  x",
             "'S 'LL 'Ve 'ſ 'lſ x'", "\t x\t\ty", "...hello (world) \"q\"?!\n\n\r\n", "12345678 9é", " !!\n\nx", "a\x0b\x0cb",
             " \u{00e9}t\u{00e9} \u{0661}\u{0662}3 4\u{0663}", "x  \u{3000}y", "'\u{017f} ' s",
         ];
-        for p in [GPT2, GPT2_ORIGINAL, CL100K, o200k.as_str()] {
+        for p in KNOWN.map(|k| k.pattern) {
             for t in texts {
                 fast_vs_fancy(p, t);
             }
@@ -149,6 +232,31 @@ mod tests {
     fn custom_pattern_uses_fancy_regex() {
         let s = Splitter::new(r"\w+|\s+(?!\S)|\s+|.").unwrap();
         assert!(matches!(s, Splitter::Fancy(_)));
+        assert_eq!(s.name(), "fancy-regex");
         assert_eq!(s.split("ab  c"), vec!["ab", " ", " ", "c"]);
+    }
+
+    #[test]
+    fn known_patterns_take_the_fast_path_by_name() {
+        for (pattern, name) in [(GPT2_PATTERN, "gpt2"), (GPT2_ENCODER_PY, "gpt2"), (CL100K_PATTERN, "cl100k"),
+            (O200K_PATTERN, "o200k")]
+        {
+            assert_eq!(Splitter::new(pattern).unwrap().name(), name);
+        }
+        // one character off is another pattern: it must run (correctly) on fancy-regex, not on a fast path
+        assert_eq!(Splitter::new(&GPT2_PATTERN.replace("ll|", "ll|xx|")).unwrap().name(), "fancy-regex");
+    }
+
+    #[test]
+    fn possessive_quantifiers_become_greedy() {
+        assert_eq!(greedy(r"\p{L}++|\p{N}{1,3}+|[+?]?+\s*+|(?i:a)?|x+?|\++"), r"\p{L}+|\p{N}{1,3}|[+?]?\s*|(?i:a)?|x+?|\++");
+        assert_eq!(greedy(r" ?\p{L}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"), r" ?\p{L}+| ?[^\s\p{L}\p{N}]+[\r\n]*");
+    }
+
+    #[test]
+    fn invalid_pattern_is_a_pattern_error() {
+        let err = Splitter::new("(unclosed").err().unwrap();
+        assert!(matches!(err, Error::Pattern { .. }));
+        assert!(err.to_string().starts_with("invalid split pattern"));
     }
 }

@@ -1,8 +1,9 @@
-//! Python bindings only: argument conversion, GIL release, errors. The algorithms live in the other modules.
+//! Python bindings only: argument conversion, GIL release, numpy output, and the one mapping of the crate's `Error`
+//! to Python exceptions (`From<Error> for PyErr` below). The algorithms live in the other modules, which know no pyo3.
 //! Python's `bpe` package owns the public API and the special-token policy (bpe/bpe/tokenizer.py).
 
 use numpy::{IntoPyArray, PyArray1};
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -11,25 +12,39 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::encode::{CoreBpe, Rank};
-use crate::pretok::Splitter;
+use crate::error::Error;
+use crate::pretok::{self, Splitter};
 use crate::train;
 
+/// Every error the core can return, as the Python exception `bpe` documents: I/O problems are OSError (pyo3 picks
+/// the subclass from the io::ErrorKind: FileNotFoundError, PermissionError, ...), everything else ValueError.
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        let message = e.to_string();
+        match e {
+            Error::Io { source, .. } => std::io::Error::new(source.kind(), message).into(),
+            Error::NotUtf8 { .. }
+            | Error::Pattern { .. }
+            | Error::Vocab(_)
+            | Error::UnknownSpecial(_)
+            | Error::UnknownToken { .. }
+            | Error::Invalid(_) => PyValueError::new_err(message),
+        }
+    }
+}
+
 /// Rayon pools by thread count (0 = all cores), built once: building a pool per call would cost more than the work.
-fn pool(threads: usize) -> PyResult<Arc<ThreadPool>> {
+fn pool(threads: usize) -> Result<Arc<ThreadPool>, Error> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
     let mut pools = POOLS.get_or_init(Default::default).lock().unwrap();
     if let Some(p) = pools.get(&threads) {
         return Ok(p.clone());
     }
     let p = Arc::new(
-        ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| PyValueError::new_err(e.to_string()))?,
+        ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Invalid(e.to_string()))?,
     );
     pools.insert(threads, p.clone());
     Ok(p)
-}
-
-fn value_err(e: String) -> PyErr {
-    PyValueError::new_err(e)
 }
 
 /// Token ids as a numpy array: uint16 when the vocabulary fits, else uint32.
@@ -53,7 +68,14 @@ impl Encoder {
     fn new(ranks: Vec<(Bound<'_, PyBytes>, Rank)>, specials: HashMap<String, Rank>, pattern: &str) -> PyResult<Self> {
         let ranks = ranks.into_iter().map(|(b, r)| (b.as_bytes().to_vec(), r)).collect();
         let specials: FxHashMap<String, Rank> = specials.into_iter().collect();
-        Ok(Encoder { core: CoreBpe::new(ranks, specials, pattern).map_err(value_err)? })
+        Ok(Encoder { core: CoreBpe::new(ranks, specials, pattern)? })
+    }
+
+    /// Which splitter pre-tokenizes: "gpt2", "cl100k" or "o200k" when the pattern is one of the crate's constants
+    /// (the fast path), else "fancy-regex".
+    #[getter]
+    fn splitter(&self) -> &'static str {
+        self.core.splitter_name()
     }
 
     #[getter]
@@ -66,7 +88,7 @@ impl Encoder {
     }
 
     fn encode(&self, py: Python<'_>, text: &str, allowed: Vec<String>) -> PyResult<Vec<Rank>> {
-        let m = self.core.special_matcher(&allowed).map_err(value_err)?;
+        let m = self.core.special_matcher(&allowed)?;
         Ok(py.detach(|| {
             let mut out = Vec::with_capacity(text.len() / 4);
             self.core.encode_with(text, m.as_ref(), &mut out);
@@ -84,17 +106,18 @@ impl Encoder {
     fn encode_batch(
         &self, py: Python<'_>, texts: Vec<String>, allowed: Vec<String>, num_threads: usize,
     ) -> PyResult<Vec<Vec<Rank>>> {
-        let m = self.core.special_matcher(&allowed).map_err(value_err)?;
+        let m = self.core.special_matcher(&allowed)?;
         let pool = pool(num_threads)?;
         Ok(py.detach(|| pool.install(|| self.core.encode_batch(&texts, m.as_ref()))))
     }
 
-    /// Encode one text into a numpy array; `num_threads` != 1 cuts it at safe points and encodes in parallel.
+    /// Encode one text into a numpy array; `num_threads` != 1 (0 = all cores) cuts it at safe points (chunk.rs)
+    /// and encodes the chunks in parallel: the same ids.
     #[pyo3(signature = (text, allowed, num_threads=1))]
     fn encode_to_numpy<'py>(
         &self, py: Python<'py>, text: &str, allowed: Vec<String>, num_threads: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let m = self.core.special_matcher(&allowed).map_err(value_err)?;
+        let m = self.core.special_matcher(&allowed)?;
         let ids = if num_threads == 1 {
             py.detach(|| {
                 let mut out = Vec::with_capacity(text.len() / 4);
@@ -108,23 +131,8 @@ impl Encoder {
         Ok(to_numpy(py, ids, self.core.n_vocab()))
     }
 
-    /// Stream a UTF-8 file in blocks (cut at safe points) into one numpy array of ids, in parallel.
-    #[pyo3(signature = (path, allowed, num_threads=0))]
-    fn encode_file<'py>(
-        &self, py: Python<'py>, path: &str, allowed: Vec<String>, num_threads: usize,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let m = self.core.special_matcher(&allowed).map_err(value_err)?;
-        let pool = pool(num_threads)?;
-        let ids = py
-            .detach(|| pool.install(|| self.core.encode_file(path, m.as_ref())))
-            .map_err(PyOSError::new_err)?;
-        Ok(to_numpy(py, ids, self.core.n_vocab()))
-    }
-
     fn decode_bytes<'py>(&self, py: Python<'py>, ids: Vec<Rank>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = py.detach(|| self.core.decode_bytes(&ids)).map_err(|id| {
-            PyValueError::new_err(format!("token id {id} is not in the vocabulary (0..{})", self.core.n_vocab() - 1))
-        })?;
+        let bytes = py.detach(|| self.core.decode_bytes(&ids))?;
         Ok(PyBytes::new(py, &bytes))
     }
 }
@@ -132,7 +140,7 @@ impl Encoder {
 /// Split text with a pattern exactly as Python's `regex.findall` would (for tests and teaching).
 #[pyfunction]
 fn pretokenize(py: Python<'_>, text: &str, pattern: &str) -> PyResult<Vec<String>> {
-    let s = Splitter::new(pattern).map_err(value_err)?;
+    let s = Splitter::new(pattern)?;
     Ok(py.detach(|| s.split(text).into_iter().map(str::to_owned).collect()))
 }
 
@@ -145,7 +153,7 @@ fn train_merges(
     py: Python<'_>, text: Option<String>, path: Option<String>, num_merges: usize, pattern: &str,
     specials: Vec<String>, workers: usize, progress: Option<Py<PyAny>>,
 ) -> PyResult<(Vec<(u32, u32)>, usize)> {
-    let splitter = Splitter::new(pattern).map_err(value_err)?;
+    let splitter = Splitter::new(pattern)?;
     let pool = pool(workers)?;
     let mut report = |phase: &str, done: usize, total: usize| {
         if let Some(cb) = &progress {
@@ -163,18 +171,21 @@ fn train_merges(
                     c
                 }
                 (None, Some(p)) => train::count_file(p, &splitter, &specials, &mut report)?,
-                (None, None) => return Err("pass a text or a path to train on".to_string()),
+                (None, None) => return Err(Error::Invalid("pass a text or a path to train on".to_string())),
             };
             let unique = counts.len();
             Ok((train::train_counts(counts, num_merges, &mut report), unique))
         })
     })
-    .map_err(|e: String| if e.starts_with("cannot") { PyOSError::new_err(e) } else { value_err(e) })
+    .map_err(PyErr::from)
 }
 
 #[pymodule]
 fn bpe_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Encoder>()?;
+    m.add("GPT2_PATTERN", pretok::GPT2_PATTERN)?;
+    m.add("CL100K_PATTERN", pretok::CL100K_PATTERN)?;
+    m.add("O200K_PATTERN", pretok::O200K_PATTERN)?;
     m.add_function(wrap_pyfunction!(pretokenize, m)?)?;
     m.add_function(wrap_pyfunction!(train_merges, m)?)?;
     Ok(())

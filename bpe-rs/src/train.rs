@@ -10,6 +10,7 @@ use std::collections::BinaryHeap;
 use std::rc::Rc;
 
 use crate::chunk::{chunk_bounds, for_each_block};
+use crate::error::Result;
 use crate::pretok::Splitter;
 
 pub type Pair = (u32, u32);
@@ -66,7 +67,7 @@ pub fn count_file(
     splitter: &Splitter,
     specials: &[String],
     progress: &mut dyn FnMut(&str, usize, usize),
-) -> Result<WordCounts, String> {
+) -> Result<WordCounts> {
     let special_bytes: Vec<Vec<u8>> = specials.iter().map(|s| s.as_bytes().to_vec()).collect();
     let mut total = WordCounts::default();
     for_each_block(path, &special_bytes, |text, done, size| {

@@ -16,6 +16,7 @@ from .chunking import find_safe_cut
 from .patterns import PATTERNS
 from .report import compression_table
 from .tokenizer import Tokenizer
+from .training import decode_utf8
 
 HELDOUT_FRACTION = 0.05
 MAX_IN_MEMORY = 1 << 30  # larger corpora stream from disk and are not split for held-out text
@@ -47,8 +48,6 @@ def split_heldout(path: Path) -> tuple[str | None, str]:
         return None, sample
     data = path.read_bytes()
     cut = find_safe_cut(data, int(len(data) * (1 - HELDOUT_FRACTION)), [corpus.EOT.encode()]) or len(data)
-    from .training import decode_utf8
-
     text = decode_utf8(data, path)
     head = len(data[:cut].decode("utf-8"))
     return text[:head], text[head:]

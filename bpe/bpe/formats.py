@@ -1,5 +1,10 @@
 """Tokenizer files: our `.model` (+ a human-readable `.vocab`), minbpe's, tiktoken's and HuggingFace's.
 
+This module reads and writes plain data, as tiktoken's load.py does: mergeable ranks (token bytes -> id), merges,
+special tokens, the split pattern and a name. It knows nothing of `Tokenizer`, which builds itself from what
+`load_model` returns (a dict of its constructor's arguments, like tiktoken's `Encoding(**openai_public.gpt2())`)
+and hands its fields to `save_model` and the exports.
+
 Our `.model` format ("bpe v1"), one UTF-8 text file:
 
     bpe v1
@@ -15,8 +20,9 @@ id, so a truncated or edited file fails loudly instead of encoding wrongly.
 `minbpe v1` and `simple-bpe v1` files (karpathy/minbpe and tokenizers derived from it) load too: line 1 the version,
 line 2 the pattern, line 3 the number of special tokens, then `token id` lines, then merges `a b`.
 
-    >>> tok.save("out/shakespeare")      # writes out/shakespeare.model and out/shakespeare.vocab
-    >>> Tokenizer.load("out/shakespeare.model")
+    >>> tok.save("out/shakespeare")      # = save_model("out/shakespeare", tok.mergeable_ranks, ...)
+    >>> Tokenizer.load("out/shakespeare.model")       # = Tokenizer(**load_model("out/shakespeare.model"))
+    >>> export_hf("tokenizer.json", tok.mergeable_ranks, tok.special_tokens, tok.pattern, tok.merges)
 """
 
 from __future__ import annotations
@@ -25,66 +31,68 @@ import base64
 import json
 import os
 import re
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from .encoding import merges_from_ranks
-from .tokenizer import Backend, Tokenizer
+from scratch.files import atomic_write
+
+from .encoding import merges_from_ranks, ranks_from_merges
 
 VERSION = "bpe v1"
 MINBPE_VERSIONS = ("minbpe v1", "simple-bpe v1")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temp file beside `path`, then rename: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+Pair = tuple[int, int]
 
 
 # ------------------------------------------------------------------------------------------------ our format
-def save_model(tok: Tokenizer, prefix: str | os.PathLike) -> Path:
-    """Write PREFIX.model and PREFIX.vocab; returns the .model path."""
+def save_model(
+    prefix: str | os.PathLike, mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int], pattern: str,
+    name: str, merges: Sequence[Pair] | None = None,
+) -> Path:
+    """Write PREFIX.model and PREFIX.vocab; returns the .model path. With merges, the file stores them (the ranks
+    follow from them); without (a tokenizer imported from tiktoken), it stores the ranks."""
     prefix = Path(prefix)
-    header = {"name": tok.name, "pattern": tok.pattern, "special_tokens": tok.special_tokens}
+    header = {"name": name, "pattern": pattern, "special_tokens": special_tokens}
     lines = [VERSION, json.dumps(header, ensure_ascii=False)]
-    if tok.merges is not None:
-        lines.append(f"merges {len(tok.merges)}")
-        lines += [f"{a} {b}" for a, b in tok.merges]
+    if merges is not None:
+        lines.append(f"merges {len(merges)}")
+        lines += [f"{a} {b}" for a, b in merges]
     else:
-        ranks = sorted(tok.mergeable_ranks.items(), key=lambda kv: kv[1])
+        ranks = sorted(mergeable_ranks.items(), key=lambda kv: kv[1])
         lines.append(f"ranks {len(ranks)}")
         lines += [f"{base64.b64encode(t).decode()} {r}" for t, r in ranks]
-    vocab_text = render_vocab(tok)  # everything is rendered before anything is written
+    vocab_text = render_vocab(mergeable_ranks, special_tokens, merges)  # all rendered before anything is written
     model_path = prefix.with_name(prefix.name + ".model")
-    atomic_write_text(model_path, "\n".join(lines) + "\n")
-    atomic_write_text(prefix.with_name(prefix.name + ".vocab"), vocab_text)
+    atomic_write(model_path, "\n".join(lines) + "\n")
+    atomic_write(prefix.with_name(prefix.name + ".vocab"), vocab_text)
     return model_path
 
 
-def render_vocab(tok: Tokenizer) -> str:
+def render_vocab(
+    mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int], merges: Sequence[Pair] | None = None
+) -> str:
     """One line per token for people: `[a][b] -> [ab] id` for merges, `[token] id` otherwise (bytes shown safely)."""
     show = lambda b: b.decode("utf-8", errors="replace").encode("unicode_escape").decode("ascii")  # noqa: E731
+    decoder = {i: t for t, i in mergeable_ranks.items()}
+    decoder.update({i: s.encode("utf-8") for s, i in special_tokens.items()})
     out = []
-    inverse = {256 + i: pair for i, pair in enumerate(tok.merges or [])}
-    for i in sorted(tok._decoder):
-        b = tok._decoder[i]
+    inverse = {256 + i: pair for i, pair in enumerate(merges or [])}
+    for i in sorted(decoder):
+        b = decoder[i]
         if i in inverse:
             a, c = inverse[i]
-            out.append(f"[{show(tok._decoder[a])}][{show(tok._decoder[c])}] -> [{show(b)}] {i}")
+            out.append(f"[{show(decoder[a])}][{show(decoder[c])}] -> [{show(b)}] {i}")
         else:
             out.append(f"[{show(b)}] {i}")
     return "\n".join(out) + "\n"
 
 
-def load_model(path: str | os.PathLike, backend: Backend = "rust") -> Tokenizer:
-    """Load a `bpe v1`, `minbpe v1` or `simple-bpe v1` .model file, with errors that say what is wrong."""
+def load_model(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a `bpe v1`, `minbpe v1` or `simple-bpe v1` .model file, with errors that say what is wrong.
+
+    Returns the Tokenizer's constructor arguments: mergeable_ranks, special_tokens, pattern, name and merges (None
+    for a file that stores ranks).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"tokenizer file {path} not found: train one with `python bpe/train.py --out PREFIX`")
@@ -97,9 +105,9 @@ def load_model(path: str | os.PathLike, backend: Backend = "rust") -> Tokenizer:
     version = lines[0].strip() if lines else ""
     try:
         if version == VERSION:
-            return _parse_ours(lines, backend)
+            return _parse_ours(lines)
         if version in MINBPE_VERSIONS:
-            return _parse_minbpe(lines, backend, path.stem)
+            return _parse_minbpe(lines, path.stem)
     except (ValueError, IndexError, KeyError, json.JSONDecodeError) as e:
         raise ValueError(f"{path} is malformed or truncated ({e}): re-save it or train again") from None
     raise ValueError(
@@ -108,7 +116,12 @@ def load_model(path: str | os.PathLike, backend: Backend = "rust") -> Tokenizer:
     )
 
 
-def _parse_ours(lines: list[str], backend: Backend) -> Tokenizer:
+def _spec(ranks: dict[bytes, int], specials: dict[str, int], pattern: str, name: str,
+          merges: list[Pair] | None = None) -> dict[str, Any]:
+    return {"mergeable_ranks": ranks, "special_tokens": specials, "pattern": pattern, "name": name, "merges": merges}
+
+
+def _parse_ours(lines: list[str]) -> dict[str, Any]:
     header = json.loads(lines[1])
     kind, count = lines[2].split()
     body = lines[3:]
@@ -117,17 +130,17 @@ def _parse_ours(lines: list[str], backend: Backend) -> Tokenizer:
     specials = {str(k): int(v) for k, v in header["special_tokens"].items()}
     if kind == "merges":
         merges = [_int_pair(line) for line in body]
-        return Tokenizer.from_merges(merges, specials, header["pattern"], header["name"], backend)
+        return _spec(ranks_from_merges(merges), specials, header["pattern"], header["name"], merges)
     if kind == "ranks":
         ranks = {}
         for line in body:
             token, rank = line.split()
             ranks[base64.b64decode(token, validate=True)] = int(rank)
-        return Tokenizer(ranks, specials, header["pattern"], header["name"], backend=backend)
+        return _spec(ranks, specials, header["pattern"], header["name"])
     raise ValueError(f"unknown section {kind!r} (expected 'merges' or 'ranks')")
 
 
-def _parse_minbpe(lines: list[str], backend: Backend, name: str) -> Tokenizer:
+def _parse_minbpe(lines: list[str], name: str) -> dict[str, Any]:
     pattern = lines[1]
     n_special = int(lines[2])
     specials = {}
@@ -137,7 +150,7 @@ def _parse_minbpe(lines: list[str], backend: Backend, name: str) -> Tokenizer:
     if len(specials) != n_special:
         raise ValueError(f"expected {n_special} special tokens, found {len(specials)}")
     merges = [_int_pair(line) for line in lines[3 + n_special :]]
-    return Tokenizer.from_merges(merges, specials, pattern, name, backend)
+    return _spec(ranks_from_merges(merges), specials, pattern, name, merges)
 
 
 def _int_pair(line: str) -> tuple[int, int]:
@@ -146,15 +159,15 @@ def _int_pair(line: str) -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------------------------------------ exports
-def export_tiktoken(tok: Tokenizer, path: str | os.PathLike) -> Path:
+def export_tiktoken(path: str | os.PathLike, mergeable_ranks: dict[bytes, int]) -> Path:
     """Write the ranks in tiktoken's file format: `tiktoken.load.load_tiktoken_bpe(path)` reads it.
 
-    Build the Encoding with tiktoken.Encoding(name, pat_str=tok.pattern, mergeable_ranks=...,
-    special_tokens=tok.special_tokens).
+    Build the Encoding with tiktoken.Encoding(name, pat_str=pattern, mergeable_ranks=load_tiktoken_bpe(path),
+    special_tokens=special_tokens).
     """
     path = Path(path)
-    ranks = sorted(tok.mergeable_ranks.items(), key=lambda kv: kv[1])
-    atomic_write_text(path, "".join(f"{base64.b64encode(t).decode()} {r}\n" for t, r in ranks))
+    ranks = sorted(mergeable_ranks.items(), key=lambda kv: kv[1])
+    atomic_write(path, "".join(f"{base64.b64encode(t).decode()} {r}\n" for t, r in ranks))
     return path
 
 
@@ -185,26 +198,31 @@ def onig_pattern(pattern: str) -> str:
     return _POSSESSIVE_INTERVAL.sub(r"(?>\1\2)", pattern)
 
 
-def export_hf(tok: Tokenizer, path: str | os.PathLike) -> Path:
-    """Write a HuggingFace `tokenizers` tokenizer.json (Split by our pattern, byte-level BPE, ByteLevel decoder)."""
+def export_hf(
+    path: str | os.PathLike, mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int], pattern: str,
+    merges: Sequence[Pair] | None = None,
+) -> Path:
+    """Write a HuggingFace `tokenizers` tokenizer.json (Split by our pattern, byte-level BPE, ByteLevel decoder).
+
+    Without merges (ranks imported from tiktoken) they are recovered from the ranks."""
     b2u = _byte_to_unicode()
     enc = lambda b: "".join(b2u[x] for x in b)  # noqa: E731
-    vocab = {enc(t): r for t, r in tok.mergeable_ranks.items()}
+    vocab = {enc(t): r for t, r in mergeable_ranks.items()}
     # Specials go in the model's vocab too: HF numbers an added token that is missing there as the next free id,
     # which is wrong when ids have gaps (cl100k_base has no token 100256).
-    clash = sorted(set(tok.special_tokens) & set(vocab))
+    clash = sorted(set(special_tokens) & set(vocab))
     if clash:
         raise ValueError(f"cannot export to HF: special token(s) {clash} spell an ordinary token in HF's byte alphabet")
-    vocab.update(tok.special_tokens)
-    if tok.merges is not None:
-        vocab_bytes = {i: t for t, i in tok.mergeable_ranks.items()}
-        merges = [[enc(vocab_bytes[a]), enc(vocab_bytes[b])] for a, b in tok.merges]
+    vocab.update(special_tokens)
+    if merges is not None:
+        vocab_bytes = {i: t for t, i in mergeable_ranks.items()}
+        hf_merges = [[enc(vocab_bytes[a]), enc(vocab_bytes[b])] for a, b in merges]
     else:
-        merges = [[enc(a), enc(b)] for a, b in merges_from_ranks(tok.mergeable_ranks)]
+        hf_merges = [[enc(a), enc(b)] for a, b in merges_from_ranks(mergeable_ranks)]
     added = [
         {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
          "special": True}
-        for s, i in sorted(tok.special_tokens.items(), key=lambda kv: kv[1])
+        for s, i in sorted(special_tokens.items(), key=lambda kv: kv[1])
     ]
     spec = {
         "version": "1.0",
@@ -215,7 +233,7 @@ def export_hf(tok: Tokenizer, path: str | os.PathLike) -> Path:
         "pre_tokenizer": {
             "type": "Sequence",
             "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": onig_pattern(tok.pattern)}, "behavior": "Isolated",
+                {"type": "Split", "pattern": {"Regex": onig_pattern(pattern)}, "behavior": "Isolated",
                  "invert": False},
                 {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
             ],
@@ -227,9 +245,9 @@ def export_hf(tok: Tokenizer, path: str | os.PathLike) -> Path:
             "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
             # tiktoken (and our engine) take a piece that is itself a token as is, before any merging
             "ignore_merges": True,
-            "vocab": vocab, "merges": merges,
+            "vocab": vocab, "merges": hf_merges,
         },
     }
     path = Path(path)
-    atomic_write_text(path, json.dumps(spec, ensure_ascii=False))
+    atomic_write(path, json.dumps(spec, ensure_ascii=False))
     return path

@@ -5,9 +5,16 @@
     >>> split_special("a<|endoftext|>b", ["<|endoftext|>"])
     ['a', '<|endoftext|>', 'b']
 
-The three split patterns are the ones OpenAI's tokenizers use (copied from tiktoken's openai_public.py, where they
-are public), so that a tokenizer built here on tiktoken's ranks gives tiktoken's ids. The Rust engine reproduces the
-same splits (bpe-rs/src/pretok.rs); tests/bpe/test_pretokenize.py checks it against the `regex` module below.
+The three split patterns are the ones OpenAI's tokenizers use (the strings in tiktoken's openai_public.py, where they
+are public), so that a tokenizer built here on tiktoken's ranks gives tiktoken's ids. They are defined once, in the
+Rust engine (bpe-rs/src/pretok.rs), and imported from it here: the Rust engine runs its fast path on exactly those
+strings (its `Encoder.splitter` says "gpt2", "cl100k" or "o200k"), and any other string, an edited copy included, on
+a general regex engine, correct but slower. So there is no second copy to keep in step, and tests/bpe/
+test_pretokenize.py fails if a tokenizer on OpenAI's patterns, tiktoken's own strings included, leaves the fast path.
+It also checks the Rust splits against the `regex` module, which is what the Python engine below runs.
+
+    >>> print(GPT2_PATTERN)
+    '(?:[sdmt]|ll|ve|re)| ?\\p{L}++| ?\\p{N}++| ?[^\\s\\p{L}\\p{N}]++|\\s++$|\\s+(?!\\S)|\\s
 """
 
 from __future__ import annotations
@@ -16,25 +23,10 @@ from collections.abc import Iterable
 
 import regex
 
-# tiktoken's spelling of GPT-2's pattern (possessive quantifiers, same splits as encoder.py's original).
-GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+from bpe_rs import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
 
-CL100K_PATTERN = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|"""
-    r"""\s+(?!\S)|\s"""
-)
-
-O200K_PATTERN = "|".join(
-    [
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-        r"""\p{N}{1,3}""",
-        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
-        r"""\s*[\r\n]+""",
-        r"""\s+(?!\S)""",
-        r"""\s+""",
-    ]
-)
+__all__ = ["CL100K_PATTERN", "GPT2_PATTERN", "O200K_PATTERN", "PATTERNS", "pretokenize", "resolve_pattern",
+           "special_regex", "split_special"]
 
 # Short names accepted wherever a pattern is asked for ("gpt4" is cl100k, as in minbpe).
 PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": CL100K_PATTERN, "cl100k": CL100K_PATTERN, "o200k": O200K_PATTERN}

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import tiktoken
+from tqdm.auto import tqdm
 
+import bpe_rs
+
+from . import formats, training
+from .chunking import find_safe_cut
 from .encoding import bpe_encode, ranks_from_merges
 from .patterns import GPT2_PATTERN, pretokenize, resolve_pattern, special_regex, split_special
 
@@ -90,14 +96,10 @@ class Tokenizer:
         name: str = "bpe",
     ) -> "Tokenizer":
         """Train on a string or a file. All three trainers give the same merges (tests/bpe/test_training.py)."""
-        from . import training
-
         if text is None and path is None:
             raise ValueError("nothing to train on: pass a text or a path")
         num_merges = training.num_merges_for(vocab_size, special_tokens)
         if trainer == "rust":
-            import bpe_rs
-
             callback = _tqdm_callback() if progress else None
             merges, unique = _call_rust(
                 bpe_rs.train, text, None if path is None else str(path), num_merges, resolve_pattern(pattern),
@@ -123,24 +125,23 @@ class Tokenizer:
     def from_tiktoken(cls, encoding, backend: Backend = "rust") -> "Tokenizer":
         """Run a tiktoken Encoding (or its name: gpt2, r50k_base, cl100k_base, o200k_base) through our engine."""
         if isinstance(encoding, str):
-            import tiktoken
-
             encoding = tiktoken.get_encoding(encoding)
         return cls(encoding._mergeable_ranks, encoding._special_tokens, encoding._pat_str, encoding.name,
                    backend=backend)
 
     @classmethod
     def load(cls, path: str | os.PathLike, backend: Backend = "rust") -> "Tokenizer":
-        """Load our `.model` file, or a `minbpe v1` / `simple-bpe v1` one."""
-        from .formats import load_model
-
-        return load_model(path, backend)
+        """Load our `.model` file, or a `minbpe v1` / `simple-bpe v1` one (formats.py reads it; we build)."""
+        spec = formats.load_model(path)
+        try:
+            return cls(**spec, backend=backend)
+        except ValueError as e:  # parsed, but not a tokenizer (a byte missing, an id used twice, a bad pattern)
+            raise ValueError(f"{path} is malformed or truncated ({e}): re-save it or train again") from None
 
     def save(self, prefix: str | os.PathLike) -> Path:
         """Write PREFIX.model (for load) and PREFIX.vocab (for people); returns the .model path."""
-        from .formats import save_model
-
-        return save_model(self, prefix)
+        return formats.save_model(prefix, self.mergeable_ranks, self.special_tokens, self.pattern, self.name,
+                                  self.merges)
 
     # ------------------------------------------------------------------------------------------ properties
     @functools.cached_property
@@ -228,11 +229,15 @@ class Tokenizer:
             return list(pool.map(fn, texts))
 
     def encode_to_numpy(self, text: str, *, allowed_special: AllowedSpecial = frozenset(),
-                        disallowed_special: AllowedSpecial = "all") -> np.ndarray:
-        """Token ids as a numpy array: uint16 when every id fits (n_vocab <= 65536), else uint32."""
+                        disallowed_special: AllowedSpecial = "all", num_threads: int = 1) -> np.ndarray:
+        """Token ids as a numpy array: uint16 when every id fits (n_vocab <= 65536), else uint32.
+
+        `num_threads` (not in tiktoken; Rust engine only): other than 1 (0 = all cores), the text is cut at safe
+        points (chunking.py's rule) and the chunks are encoded in parallel; the ids are the same.
+        """
         allowed = self._allowed(text, allowed_special, disallowed_special)
         if self._engine is not None:
-            return self._engine.encode_to_numpy(replace_surrogates(text), sorted(allowed))
+            return _call_rust(self._engine.encode_to_numpy, replace_surrogates(text), sorted(allowed), num_threads)
         return np.asarray(self.encode(text, allowed_special=allowed, disallowed_special=()), dtype=self.dtype)
 
     @property
@@ -249,8 +254,6 @@ class Tokenizer:
         Text is buffered up to a safe cut (chunking.py) so no pre-token straddles two chunks: the ids equal
         encode() of the whole concatenated text.
         """
-        from .chunking import find_safe_cut
-
         if isinstance(texts, (str, os.PathLike)):
             yield from self._encode_path(Path(texts), allowed_special, disallowed_special, chunk_chars)
             return
@@ -326,8 +329,6 @@ def raise_disallowed_token(token: str) -> None:
 
 
 def _rust_engine(tok: Tokenizer):
-    import bpe_rs
-
     return _call_rust(bpe_rs.Encoder, list(tok.mergeable_ranks.items()), tok.special_tokens, tok.pattern)
 
 
@@ -345,8 +346,6 @@ def _call_rust(fn, *args):
 
 def _tqdm_callback():
     """A callback the Rust trainer calls with (phase, done) to drive tqdm bars."""
-    from tqdm.auto import tqdm
-
     bars: dict[str, tqdm] = {}
 
     def update(phase: str, done: int, phase_total: int) -> None:

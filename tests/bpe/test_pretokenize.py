@@ -1,13 +1,18 @@
-"""Rust pre-tokenization (bpe_rs.pretokenize) must split exactly as Python's `regex` module does."""
+"""Rust pre-tokenization (bpe_rs.pretokenize) must split exactly as Python's `regex` module does, and OpenAI's
+patterns must run on its fast path (a pattern it does not recognise runs, correctly but slower, on fancy-regex)."""
 
-import bpe_rs
+import doctest
+
 import pytest
 import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import bpe.patterns
+import bpe_rs
+from bpe import Tokenizer
 from bpe.patterns import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN, split_special
-from testutil import shared_file
+from testutil import corpus_file, require_tiktoken_cache
 
 PATTERNS = {"gpt2": GPT2_PATTERN, "cl100k": CL100K_PATTERN, "o200k": O200K_PATTERN}
 ORIGINAL_GPT2 = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -22,12 +27,50 @@ tricky_text = st.text(
     ),
     max_size=80,
 )
+# Mostly ASCII, so that the hand-written ASCII scanner (bpe-rs/src/ascii.rs) decides most pieces.
+ascii_text = st.text(alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c  ab'sSdtTlLvVreE019.,!?/-_é\u00a0")), max_size=200)
+BYTES = [(bytes([i]), i) for i in range(256)]
+
+
+def splitter(pattern: str) -> str:
+    """The splitter bpe-rs picks for a pattern: "gpt2", "cl100k", "o200k" (fast path) or "fancy-regex"."""
+    return bpe_rs.Encoder(BYTES, {}, pattern).splitter
+
+
+@pytest.mark.parametrize("name", PATTERNS)
+def test_our_patterns_take_the_fast_path(name):
+    assert splitter(PATTERNS[name]) == name
+    assert Tokenizer(dict(BYTES), pattern=name)._engine.splitter == name  # the engine a Tokenizer really runs
+
+
+@pytest.mark.parametrize("encoding, name", [("gpt2", "gpt2"), ("r50k_base", "gpt2"), ("cl100k_base", "cl100k"),
+                                            ("o200k_base", "o200k")])
+def test_tiktoken_patterns_take_the_fast_path(encoding, name):
+    require_tiktoken_cache(encoding)
+    assert Tokenizer.from_tiktoken(encoding)._engine.splitter == name
+
+
+def test_other_patterns_run_on_fancy_regex():
+    assert splitter(GPT2_PATTERN + "|x") == "fancy-regex"
+    assert splitter(r"\w+|\s+") == "fancy-regex"
+
+
+def test_patterns_docstring_examples_hold():
+    assert doctest.testmod(bpe.patterns).failed == 0
 
 
 @pytest.mark.parametrize("name", PATTERNS)
 @given(text=tricky_text)
 @settings(max_examples=300, deadline=None)
 def test_rust_splits_like_regex_module(name, text):
+    pattern = PATTERNS[name]  # on the fast path: test_our_patterns_take_the_fast_path
+    assert bpe_rs.pretokenize(text, pattern) == regex.findall(pattern, text)
+
+
+@pytest.mark.parametrize("name", PATTERNS)
+@given(text=ascii_text)
+@settings(max_examples=300, deadline=None)
+def test_rust_splits_like_regex_module_on_mostly_ascii_text(name, text):
     pattern = PATTERNS[name]
     assert bpe_rs.pretokenize(text, pattern) == regex.findall(pattern, text)
 
@@ -35,7 +78,7 @@ def test_rust_splits_like_regex_module(name, text):
 @pytest.mark.parametrize("name", PATTERNS)
 @pytest.mark.parametrize("corpus", ["multilingual.txt", "tinyshakespeare.txt"])
 def test_rust_splits_like_regex_module_on_corpora(name, corpus):
-    text = shared_file(corpus).read_text(encoding="utf-8")[:1_500_000]
+    text = corpus_file(corpus).read_text(encoding="utf-8")[:1_500_000]
     pattern = PATTERNS[name]
     assert bpe_rs.pretokenize(text, pattern) == regex.findall(pattern, text)
 
@@ -44,6 +87,7 @@ def test_original_gpt2_spelling_splits_the_same():
     text = "Hello  world's\n\n  123 4567 !!  \t x   "
     assert regex.findall(ORIGINAL_GPT2, text) == regex.findall(GPT2_PATTERN, text)
     assert bpe_rs.pretokenize(text, ORIGINAL_GPT2) == regex.findall(ORIGINAL_GPT2, text)
+    assert splitter(ORIGINAL_GPT2) == "gpt2"
 
 
 def test_custom_pattern_runs_through_the_general_engine():

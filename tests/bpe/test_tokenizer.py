@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpe import Tokenizer
-from testutil import require_tiktoken_cache, shared_file
+from testutil import corpus_file, require_tiktoken_cache
 
 ENCODINGS = ["gpt2", "cl100k_base", "o200k_base"]
 EOT = "<|endoftext|>"
@@ -22,7 +22,7 @@ tricky_text = st.text(
 @pytest.fixture(scope="module", params=ENCODINGS)
 def pair(request):
     """(tiktoken Encoding, our Tokenizer on the same ranks)."""
-    require_tiktoken_cache()
+    require_tiktoken_cache(request.param)
     import tiktoken
 
     enc = tiktoken.get_encoding(request.param)
@@ -31,20 +31,20 @@ def pair(request):
 
 @pytest.fixture(scope="module")
 def trained():
-    text = shared_file("tinyshakespeare.txt").read_text()[:200_000]
+    text = corpus_file("tinyshakespeare.txt").read_text()[:200_000]
     return Tokenizer.train(text, vocab_size=1024, special_tokens=[EOT, "<|pad|>"])
 
 
 @pytest.mark.parametrize("corpus", ["tinyshakespeare.txt", "multilingual.txt"])
 def test_same_ids_as_tiktoken_on_corpora(pair, corpus):
     enc, tok = pair
-    text = shared_file(corpus).read_text(encoding="utf-8")
+    text = corpus_file(corpus).read_text(encoding="utf-8")
     assert tok.encode_ordinary(text) == enc.encode_ordinary(text)
 
 
 def test_same_ids_as_tiktoken_on_gutenberg_slice(pair):
     enc, tok = pair
-    with open(shared_file("gutenberg-en.txt"), "rb") as f:
+    with open(corpus_file("gutenberg-en.txt"), "rb") as f:
         text = f.read(3_000_000).decode("utf-8", "ignore")
     assert tok.encode(text, allowed_special="all") == enc.encode(text, allowed_special="all")
 
@@ -74,7 +74,7 @@ def test_special_token_rules_match_tiktoken(pair):
 
 def test_batch_and_numpy_equal_single_encode(pair):
     enc, tok = pair
-    texts = shared_file("multilingual.txt").read_text(encoding="utf-8").split(EOT)[:60]
+    texts = corpus_file("multilingual.txt", any_text=True).read_text(encoding="utf-8").split(EOT)[:60]
     singles = [tok.encode_ordinary(t) for t in texts]
     assert tok.encode_ordinary_batch(texts) == singles == enc.encode_ordinary_batch(texts)
     assert tok.encode_batch(texts, allowed_special="all") == enc.encode_batch(texts, allowed_special="all")
@@ -83,9 +83,23 @@ def test_batch_and_numpy_equal_single_encode(pair):
     assert arr.tolist() == singles[0]
 
 
+@pytest.mark.parametrize("num_threads", [1, 2, 0], ids=["single", "parallel-2", "parallel-all"])
+def test_encode_to_numpy_gives_tiktokens_ids(pair, num_threads):
+    """1 encodes in one go; other values cut the text at safe points and encode the chunks in parallel."""
+    enc, tok = pair
+    with open(corpus_file("gutenberg-en.txt"), "rb") as f:
+        text = f.read(300_000).decode("utf-8", "ignore")
+    text += EOT + corpus_file("multilingual.txt", any_text=True).read_text(encoding="utf-8")[:300_000]
+    arr = tok.encode_to_numpy(text, allowed_special="all", num_threads=num_threads)
+    assert arr.dtype == (np.uint16 if tok.n_vocab <= 65536 else np.uint32)
+    assert arr.tolist() == enc.encode(text, allowed_special="all")
+    with pytest.raises(ValueError, match="disallowed special token"):
+        tok.encode_to_numpy(text, num_threads=num_threads)
+
+
 def test_python_engine_equals_rust_engine(trained):
     py = Tokenizer(trained.mergeable_ranks, trained.special_tokens, trained.pattern, backend="python")
-    text = shared_file("multilingual.txt").read_text(encoding="utf-8")[:150_000]
+    text = corpus_file("multilingual.txt", any_text=True).read_text(encoding="utf-8")[:150_000]
     assert py.encode(text, allowed_special="all") == trained.encode(text, allowed_special="all")
     assert py.encode_ordinary(text) == trained.encode_ordinary(text)
 
@@ -97,12 +111,12 @@ def test_round_trip_on_generated_text(trained, text):
 
 
 def test_round_trip_on_multilingual(trained):
-    text = shared_file("multilingual.txt").read_text(encoding="utf-8")
+    text = corpus_file("multilingual.txt").read_text(encoding="utf-8")
     assert trained.decode(trained.encode(text, allowed_special="all")) == text
 
 
 def test_encode_iterable_streams_the_same_ids(trained, tmp_path):
-    text = shared_file("multilingual.txt").read_text(encoding="utf-8")[:300_000]
+    text = corpus_file("multilingual.txt", any_text=True).read_text(encoding="utf-8")[:300_000]
     path = tmp_path / "x.txt"
     path.write_text(text, encoding="utf-8")
     want = trained.encode(text, allowed_special="all")
