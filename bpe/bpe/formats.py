@@ -20,9 +20,17 @@ id, so a truncated or edited file fails loudly instead of encoding wrongly.
 `minbpe v1` and `simple-bpe v1` files (karpathy/minbpe and tokenizers derived from it) load too: line 1 the version,
 line 2 the pattern, line 3 the number of special tokens, then `token id` lines, then merges `a b`.
 
-    >>> tok.save("out/shakespeare")      # = save_model("out/shakespeare", tok.mergeable_ranks, ...)
-    >>> Tokenizer.load("out/shakespeare.model")       # = Tokenizer(**load_model("out/shakespeare.model"))
-    >>> export_hf("tokenizer.json", tok.mergeable_ranks, tok.special_tokens, tok.pattern, tok.merges)
+    >>> from bpe import Tokenizer
+    >>> tok = Tokenizer.train("to be or not to be " * 20, vocab_size=260, name="hamlet")
+    >>> tok.save("out/hamlet")                   # = save_model("out/hamlet", tok.mergeable_ranks, ...)
+    PosixPath('out/hamlet.model')
+    >>> print(open("out/hamlet.model").read().splitlines()[2])
+    merges 4
+    >>> spec = load_model("out/hamlet.model")    # plain data: Tokenizer.load is Tokenizer(**spec)
+    >>> sorted(spec), spec["name"]
+    (['mergeable_ranks', 'merges', 'name', 'pattern', 'special_tokens'], 'hamlet')
+    >>> Tokenizer(**spec).encode("to be") == tok.encode("to be")
+    True
 """
 
 from __future__ import annotations
