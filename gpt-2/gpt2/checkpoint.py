@@ -1,46 +1,46 @@
 """Checkpoints: save atomically, load safely (torch.load(weights_only=True): loading never runs code from the file),
-rebuild the model with its config checked against its weights.
+rebuild the model with its config checked against its weights; and the checkpoints of a training run (rotation,
+the newest one to resume from, the RNG streams that make a resumed run continue bit for bit).
 
     save_checkpoint("run/ckpt.pt", {"model": model.state_dict(), "config": asdict(model.config), "tokenizer": "gpt2"})
     model = model_from_checkpoint(load_checkpoint("run/ckpt.pt"))
+    save_rotating("runs/gpt2/rope", step, state, keep_last=3)   # runs/gpt2/rope/ckpt_000500.pt, older ones pruned
+    path = resolve_resume("latest", Path("runs/gpt2/rope"))      # the newest ckpt_*.pt
 
 A checkpoint is a dict with at least "model" (state dict), "config" (asdict(GPTConfig)) and "tokenizer" (a
-gpt2.tokenizer spec); the trainer adds step, optimizer, loader, rng, train_config. Every value must be something
-weights_only unpickling accepts: tensors, dicts, lists, strings, numbers, None.
+gpt2.tokenizer spec); the trainer adds step, max_steps, optimizer, loader, rng, train_config, world_size. Every value
+must be something weights_only unpickling accepts: tensors, dicts, lists, strings, numbers, None.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
+import random
+import re
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from gpt2.configs import TrainConfig
 from gpt2.model import GPT, GPTConfig
+from scratch.files import atomic_open
 
 REQUIRED_KEYS = ("model", "config", "tokenizer")
+CKPT_RE = re.compile(r"ckpt_(\d+)\.pt$")
 # prefixes torch.compile (_orig_mod.) and DistributedDataParallel (module.) put in front of parameter names
 WRAPPER_PREFIXES = ("_orig_mod.", "module.")
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
-    """torch.save to a temp file beside `path`, then os.replace: a crash never leaves a half-written checkpoint."""
+    """torch.save to a temp file beside `path`, then rename: a crash never leaves a half-written checkpoint."""
     path = Path(path)
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise ValueError(f"checkpoint state lacks {missing}: give at least {list(REQUIRED_KEYS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        torch.save(state, f)
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
@@ -106,3 +106,91 @@ def strip_wrapper_prefixes(sd: dict) -> dict:
 
 def _few(items: list[str], n: int = 4) -> str:
     return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+# -----------------------------------------------------------------------------
+# the checkpoints of a run: RUN_DIR/ckpt_000500.pt, written atomically, the last K kept
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The run's checkpoints, oldest first (by step)."""
+    run_dir = Path(run_dir)
+    found = [(int(m.group(1)), p) for p in run_dir.glob("ckpt_*.pt") if (m := CKPT_RE.search(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def save_rotating(run_dir: str | Path, step: int, state: dict, keep_last: int) -> Path:
+    """Save STATE as RUN_DIR/ckpt_STEP.pt (temp file, then rename) and delete all but the newest KEEP_LAST."""
+    path = Path(run_dir) / f"ckpt_{step:06d}.pt"
+    save_checkpoint(path, state)
+    for old in list_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def resolve_resume(resume: str, run_dir: Path) -> Path:
+    """--resume PATH: that checkpoint (or the newest in that directory); --resume alone: the newest in the run dir."""
+    where = run_dir if resume == "latest" else Path(resume)
+    if where.is_dir():
+        ckpts = list_checkpoints(where)
+        if not ckpts:
+            raise FileNotFoundError(f"no checkpoint (ckpt_*.pt) in {where} to resume from")
+        return ckpts[-1]
+    if not where.is_file():
+        raise FileNotFoundError(f"checkpoint {where} not found")
+    return where
+
+
+# Settings that must match for a resumed run to continue the same run.
+RESUME_MUST_MATCH = ("config", "model", "total_batch_tokens", "micro_batch", "seq_len", "seed")
+
+
+def check_resume_compatible(saved: dict, cfg: TrainConfig) -> None:
+    """SAVED (a checkpoint's train_config) and CFG agree on everything that decides what the next step computes."""
+    diffs = [f"{k}: checkpoint {saved.get(k)!r} vs now {getattr(cfg, k)!r}"
+             for k in RESUME_MUST_MATCH if saved.get(k) != getattr(cfg, k)]
+    if diffs:
+        raise ValueError("cannot resume with different settings (" + "; ".join(diffs) + "): use the run's own flags")
+
+
+def restore_run(path: Path, cfg: TrainConfig, model, optimizer, loader) -> dict:
+    """Load a run's checkpoint into MODEL, OPTIMIZER, LOADER and the RNG streams (after checking it belongs to a run
+    with CFG's settings); returns the rest of it ({"step", "max_steps", ...}) without the big tensors."""
+    state = load_checkpoint(path)
+    check_resume_compatible(state["train_config"], cfg)
+    model.load_state_dict(state.pop("model"))
+    optimizer.load_state_dict(state.pop("optimizer"))
+    loader.load_state_dict(state["loader"])
+    set_rng_state(state["rng"])
+    return state
+
+
+# -----------------------------------------------------------------------------
+# RNG state as tensors and ints, so that torch.load(weights_only=True) reads it back
+
+
+def rng_state() -> dict:
+    """The torch, Python, NumPy (and CUDA) generator states, in types weights_only unpickling accepts."""
+    version, mt, gauss = random.getstate()
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": {"version": version, "state": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
+                  "cached_gaussian": float(cached)},
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Put back what rng_state() captured."""
+    torch.set_rng_state(state["torch"])
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss"]))
+    npy = state["numpy"]
+    np.random.set_state(("MT19937", npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached_gaussian"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from gpt2.model import PRESETS
+
 # The original's run length: 10B tokens at 2**19 tokens per step (build-nanogpt's max_steps).
 ORIGINAL_STEPS = 19073
 
@@ -118,6 +120,23 @@ class TrainConfig:
         if max_steps >= ORIGINAL_STEPS:
             return self.exp.warmup_steps
         return max(1, round(self.exp.warmup_steps * max_steps / ORIGINAL_STEPS))
+
+    def check(self, world_size: int = 1) -> None:
+        """Refuse settings that cannot train, before any work: an unknown preset, a sequence longer than the model's
+        context, a step that micro-batches on WORLD_SIZE ranks do not fill exactly, a run of no steps."""
+        if self.model not in PRESETS:
+            raise ValueError(f"unknown preset {self.model!r}: use one of {', '.join(PRESETS)}")
+        block = PRESETS[self.model]["block_size"]
+        seq_len = self.seq_len or block
+        if not 1 <= seq_len <= block:
+            raise ValueError(f"--seq-len {seq_len} must be in 1..{block} (the {self.model} block size)")
+        per_micro = self.micro_batch * seq_len * world_size
+        if self.total_batch_tokens < per_micro or self.total_batch_tokens % per_micro:
+            ranks = f", times {world_size} ranks = {per_micro}" if world_size > 1 else ""
+            raise ValueError(f"tokens per step ({self.total_batch_tokens}) must be a multiple of micro-batch x seq-len "
+                             f"= {self.micro_batch * seq_len} ({self.micro_batch} x {seq_len}{ranks})")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"a run of {self.max_steps} steps: it needs at least one")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from collections import OrderedDict
 from pathlib import Path

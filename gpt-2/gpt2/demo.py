@@ -12,9 +12,13 @@ the code a full-size run uses, and summary.md lists the equivalent stand-alone c
                --shard-tokens is the held-out plays' token count, so the val shard is exactly the held-out plays
 3. training    gpt2.train (`python gpt-2/train.py --config rope`): a small rope-config GPT-2 for a fixed number of
                steps, on the GPU when there is one
-4. evaluation  gpt2.checkpoint loads the final checkpoint; gpt2.train.val_loss over the whole val split -> bits per byte
+4. evaluation  gpt2.checkpoint loads the final checkpoint; gpt2.evaluate.val_loss over the whole val split -> bits per
+               byte
 5. samples     gpt2.sample (`python gpt-2/sample.py`): generation with the KV cache, decoded by our tokenizer
 6. report      OUT/summary.md, OUT/loss.png (gpt2.plot, the plot full runs use), the run's log.jsonl
+
+Stages 1-4 are gpt2.pipeline's, which the tokenizer experiment runs too; this file is the narration around them, the
+samples and the report. DemoConfig is the command line; DemoConfig.pipeline() is what it asks of the pipeline.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import shlex
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,7 +34,27 @@ from pathlib import Path
 
 import torch
 
-EOT = "<|endoftext|>"
+from bpe import Tokenizer
+from bpe.corpus import HELDOUT_PLAYS, default_corpus
+from bpe.report import compression_table, load_any
+from gpt2.data import open_shard, read_manifest
+from gpt2.pipeline import (
+    PipelineConfig,
+    banner,
+    cmd,
+    corpus_file,
+    evaluate_model,
+    prepare_shards,
+    set_threads,
+    train_model,
+    train_tokenizer,
+)
+from gpt2.plot import load_run, plot_runs, results_table
+from gpt2.sample import encode_prompt, load_model, stream_sample
+from gpt2.tokenizer import load_tokenizer
+from scratch.device import pick_device
+from scratch.files import atomic_write
+
 DEFAULT_PROMPTS = ("Romeo:\n", "First Citizen:\nWhat say you to the king?", "Hamlet:\nTo be, or not to be,")
 
 
@@ -39,7 +63,7 @@ class DemoConfig:
     out: str = "runs/demo"
     # tokenizer
     vocab_size: int = 4096
-    # model and training (gpt2.train's TrainConfig fields; config "rope" fixes positions, MLP, lr and loader)
+    # model and training (the rope experiment: it fixes positions, MLP, lr and loader)
     preset: str = "mini"
     steps: int = 500
     batch_tokens: int = 4096  # tokens per optimizer step
@@ -56,6 +80,16 @@ class DemoConfig:
     temperature: float = 0.8
     top_k: int | None = 100
     image: str | None = None  # also save the loss plot here (e.g. images/demo-loss.png)
+
+    def pipeline(self) -> PipelineConfig:
+        """What the pipeline stages run (checked: a ValueError names a bad setting): these settings, the rope
+        experiment, and the demo's choices for the trainer's extras: a 24-token sample at each evaluation, no
+        HellaSwag (chance at this size, and it needs a download), only the final checkpoint kept."""
+        return PipelineConfig(out=self.out, vocab_size=self.vocab_size, config="rope", preset=self.preset,
+                              steps=self.steps, batch_tokens=self.batch_tokens, micro_batch=self.micro_batch,
+                              seq_len=self.seq_len, eval_every=self.eval_every, val_batches=self.val_batches,
+                              eval_sample_tokens=24, hellaswag=None, keep_last=1, device=self.device,
+                              threads=self.threads, seed=self.seed)
 
 
 @dataclass
@@ -80,89 +114,9 @@ class DemoResult:
     stages: list[Stage] = field(default_factory=list)
 
 
-def cmd(script: str, **flags) -> str:
-    """A shell command line: `uv run --no-sync python SCRIPT --flag value ...` (None skipped, True -> bare flag)."""
-    parts = ["uv", "run", "--no-sync", "python", script]
-    for k, v in flags.items():
-        if v is None or v is False:
-            continue
-        parts.append("--" + k.replace("_", "-"))
-        if v is not True:
-            parts.append(str(v))
-    return shlex.join(parts)
-
-
-def banner(text: str) -> None:
-    print(f"\n=== {text}", flush=True)
-
-
-# ---------------------------------------------------------------------------------------------------------- stages
-def corpus_file(heldout: Path, train: Path, out: Path) -> Path:
-    """OUT/corpus.txt: the held-out documents, then the training ones (prepare.py makes the first shard val)."""
-    from bpe.corpus import atomic_write
-
-    path = out / "corpus.txt"
-    atomic_write(path, heldout.read_bytes() + EOT.encode() + train.read_bytes())
-    return path
-
-
-def val_shard_tokens(tok, heldout: Path) -> int:
-    """Tokens prepare.py writes for the held-out documents ([eot] + ids each): the shard size that makes them the
-    val shard exactly. Uses the same document split as prepare.py (txt_documents)."""
-    from gpt2.prepare import txt_documents
-
-    docs = list(txt_documents(heldout))
-    return sum(1 + len(ids) for ids in tok.encode_ordinary_batch(docs))
-
-
-def prepare_shards(tokenizer: str, corpus: Path, heldout: Path, out: Path, workers: int | None = None) -> tuple[dict, str]:
-    """Shards of corpus.txt under OUT with TOKENIZER (a gpt2.tokenizer spec); returns (manifest, equivalent command)."""
-    from gpt2.prepare import dataset_source, prepare
-    from gpt2.tokenizer import load_tokenizer
-
-    shard_tokens = val_shard_tokens(load_tokenizer(tokenizer), heldout)
-    manifest = prepare(dataset_source(str(corpus)), tokenizer, out, shard_tokens, workers=workers)
-    return manifest, cmd("gpt-2/prepare.py", dataset=corpus, tokenizer=tokenizer, shard_tokens=shard_tokens, out=out)
-
-
-def train_overrides(cfg: DemoConfig, data: Path, out: Path, run_name: str) -> dict:
-    """gpt2.train's TrainConfig fields for this run (on top of the rope experiment)."""
-    return dict(model=cfg.preset, data=str(data), total_batch_tokens=cfg.batch_tokens, micro_batch=cfg.micro_batch,
-                seq_len=cfg.seq_len, max_steps=cfg.steps, eval_every=cfg.eval_every, val_batches=cfg.val_batches,
-                hellaswag=None, sample_tokens=24, out=str(out), run_name=run_name, ckpt_every=cfg.steps, keep_last=1,
-                log_every=max(1, cfg.steps // 20), device=cfg.device, seed=cfg.seed)
-
-
-def train_model(cfg: DemoConfig, data: Path, out: Path, run_name: str = "model"):
-    """Train the rope config through gpt2.train; returns (Run, equivalent command)."""
-    from gpt2.configs import resolve
-    from gpt2.train import train
-
-    kw = train_overrides(cfg, data, out, run_name)
-    run = train(resolve("rope", **kw))
-    return run, cmd("gpt-2/train.py", config="rope", **{**kw, "hellaswag": "none"})
-
-
-def evaluate(checkpoint: Path, data: Path, cfg: DemoConfig) -> tuple[float, float, float]:
-    """(val loss in nats/token, bits per byte, bytes per token) of a checkpoint over the whole val split."""
-    from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
-    from gpt2.data import bytes_per_token
-    from gpt2.train import Dist, bits_per_byte, pick_device, val_loss
-
-    device = pick_device(cfg.device)
-    model = model_from_checkpoint(load_checkpoint(checkpoint)).to(device)
-    amp = torch.bfloat16 if device.type == "cuda" else None
-    loss = val_loss(model, str(data), cfg.micro_batch, cfg.seq_len, Dist(device=device), None, amp)
-    bpt = bytes_per_token(data, "val")
-    return loss, bits_per_byte(loss, bpt), bpt
-
-
+# ---------------------------------------------------------------------------------------------------------- samples
 def write_samples(checkpoint: Path, cfg: DemoConfig) -> list[str]:
     """One sample per prompt through gpt2.sample (streamed to the terminal as it is generated)."""
-    from gpt2.sample import encode_prompt, load_model, stream_sample
-    from gpt2.tokenizer import load_tokenizer
-    from gpt2.train import pick_device
-
     device = pick_device(cfg.device)
     model, spec = load_model(str(checkpoint), str(device))
     tok = load_tokenizer(spec)
@@ -195,32 +149,10 @@ class Tee(io.StringIO):
 
 
 # ---------------------------------------------------------------------------------------------------------- the run
-def check_config(cfg: DemoConfig) -> None:
-    """Refuse settings the trainer would reject, before minutes of work rather than after."""
-    from gpt2.model import PRESETS
-
-    if cfg.preset not in PRESETS:
-        raise ValueError(f"unknown preset {cfg.preset!r}: use one of {', '.join(PRESETS)}")
-    if cfg.vocab_size < 258:
-        raise ValueError(f"--vocab-size {cfg.vocab_size} leaves no merges (256 bytes + <|endoftext|>): use >= 258")
-    if not 1 <= cfg.seq_len <= PRESETS[cfg.preset]["block_size"]:
-        raise ValueError(f"--seq-len {cfg.seq_len} must be in 1..{PRESETS[cfg.preset]['block_size']} (the "
-                         f"{cfg.preset} block size)")
-    if cfg.steps < 1 or cfg.batch_tokens % (cfg.micro_batch * cfg.seq_len):
-        raise ValueError(f"need --steps >= 1 and --batch-tokens a multiple of micro-batch x seq-len = "
-                         f"{cfg.micro_batch * cfg.seq_len} (got {cfg.steps} steps, {cfg.batch_tokens} tokens)")
-
-
 def run_demo(cfg: DemoConfig) -> DemoResult:
     """All six stages; prints progress, returns the figures, writes OUT/summary.md and OUT/loss.png."""
-    from bpe import cli as bpe_cli
-    from bpe.corpus import HELDOUT_PLAYS, default_corpus
-    from gpt2.plot import load_run, plot_runs
-    from gpt2.train import pick_device
-
-    check_config(cfg)
-    if cfg.threads and pick_device(cfg.device).type == "cpu":
-        torch.set_num_threads(cfg.threads)
+    pipe = cfg.pipeline()  # checks the settings before any work
+    set_threads(pipe)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("data", "model"):  # a rerun into the same OUT starts over (the trainer refuses old checkpoints)
@@ -231,10 +163,8 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     banner("1/6 corpus + tokenizer: byte-level BPE trained by bpe-rs on Shakespeare's plays")
     train_txt, heldout_txt = default_corpus()
     t0 = time.perf_counter()
-    tok_args = dict(vocab_size=cfg.vocab_size, out=out / "tokenizer")
-    bpe_cli.main([a for k, v in tok_args.items() for a in (f"--{k.replace('_', '-')}", str(v))])
-    tokenizer = out / "tokenizer.model"
-    stages.append(Stage("train the tokenizer", time.perf_counter() - t0, cmd("bpe/train.py", **tok_args)))
+    tokenizer, tok_cmd = train_tokenizer(pipe)
+    stages.append(Stage("train the tokenizer", time.perf_counter() - t0, tok_cmd))
 
     banner(f"2/6 shards: held-out plays ({', '.join(HELDOUT_PLAYS)}) -> val shard, the rest -> train shards")
     t0 = time.perf_counter()
@@ -247,19 +177,19 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     banner(f"3/6 training: rope config, {cfg.preset} preset, {cfg.steps} steps of {cfg.batch_tokens:,} tokens "
            f"({cfg.steps * cfg.batch_tokens / train_tokens:.1f} epochs)")
     t0 = time.perf_counter()
-    run, train_cmd = train_model(cfg, out / "data", out)
+    run, train_cmd = train_model(pipe, out / "data")
     stages.append(Stage("train GPT-2 (rope)", time.perf_counter() - t0, train_cmd))
     if run.checkpoint is None:
         raise RuntimeError(f"training stopped early ({run.stopped}) without a checkpoint: rerun the demo")
 
     banner("4/6 evaluation: final checkpoint on the whole val split (the held-out plays)")
     t0 = time.perf_counter()
-    loss, bpb, bpt = evaluate(run.checkpoint, out / "data", cfg)
+    loss, bpb, bpt = evaluate_model(pipe, run.checkpoint, out / "data")
     log = load_run(run.run_dir)
     initial = log.evals[0]["val_loss"] if log.evals and log.evals[0]["step"] == 0 else None
     stages.append(Stage("evaluate val loss and bits per byte", time.perf_counter() - t0,
-                        "# gpt2.train.val_loss on the checkpoint over the whole val split (the trainer's evaluation, "
-                        "which prints `val loss | val bpb` lines on --val-batches of it)"))
+                        "# gpt2.evaluate.val_loss on the checkpoint over the whole val split (the trainer's "
+                        "evaluation, which prints `val loss | val bpb` lines on --val-batches of it)"))
     print(f"val loss {loss:.4f} nats/token | {bpb:.4f} bits per byte | {bpt:.2f} bytes per token")
 
     banner("5/6 samples (temperature %.2g, top-k %s)" % (cfg.temperature, cfg.top_k))
@@ -286,18 +216,12 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
 
 
 def _remove_tree(path: Path) -> None:
-    import shutil
-
     if path.exists():
         shutil.rmtree(path)
 
 
 def write_summary(r: DemoResult, cfg: DemoConfig, log, total_s: float) -> Path:
     """OUT/summary.md: the figures, the stages with their times and stand-alone commands, the samples."""
-    from bpe.corpus import atomic_write
-    from bpe.report import compression_table, load_any
-    from gpt2.plot import results_table
-
     header = log.header
     text_heldout = _first_documents_text(r.data)
     lines = [
@@ -336,9 +260,6 @@ def write_summary(r: DemoResult, cfg: DemoConfig, log, total_s: float) -> Path:
 
 def _first_documents_text(data: Path) -> str:
     """The held-out plays' text, decoded back from the val shard (what the evaluation saw)."""
-    from gpt2.data import open_shard, read_manifest
-    from gpt2.tokenizer import load_tokenizer
-
     m = read_manifest(data)
     tok = load_tokenizer(m["tokenizer"])
     ids = open_shard(data, m["shards"][0], m["dtype"])
@@ -347,8 +268,6 @@ def _first_documents_text(data: Path) -> str:
 
 def _gpt2() -> dict:
     try:
-        from bpe import Tokenizer
-
         return {"gpt2": Tokenizer.from_tiktoken("gpt2")}
     except Exception:  # offline without tiktoken's cache: compare against nothing
         return {}
@@ -389,7 +308,7 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
 def main(argv: list[str] | None = None) -> DemoResult:
     cfg = parse_args(argv)
     try:
-        check_config(cfg)
+        cfg.pipeline()
     except ValueError as e:
         sys.exit(f"error: {e}")
     return run_demo(cfg)

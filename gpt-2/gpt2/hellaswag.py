@@ -25,7 +25,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
+from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
+from gpt2.tokenizer import load_tokenizer
 from scratch.files import cache_dir
 from scratch.files import download as fetch
 
@@ -166,11 +169,6 @@ def accuracy(counts: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from tqdm import tqdm
-
-    from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
-    from gpt2.tokenizer import load_tokenizer
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ckpt", required=True, help="a checkpoint written by gpt-2/train.py")
     p.add_argument("--path", default="auto", help="hellaswag_val.jsonl, or 'auto' to download and cache it")

@@ -20,6 +20,9 @@ Variants are config switches, each decided in one place:
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -316,7 +319,7 @@ class GPT(nn.Module):
     def from_pretrained(cls, name_or_dir: str, **overrides) -> GPT:
         """OpenAI's GPT-2 weights (gpt2, gpt2-medium, gpt2-large, gpt2-xl; downloaded by transformers) or a directory
         written by `save_hf` / `save_pretrained`. overrides: e.g. dropout=0.1, pad_vocab_to=64."""
-        from transformers import GPT2LMHeadModel
+        from transformers import GPT2LMHeadModel  # here: importing transformers takes seconds (HF interop only)
 
         hf = GPT2LMHeadModel.from_pretrained(name_or_dir)
         model = cls(config_from_hf(hf.config, **overrides))
@@ -325,7 +328,7 @@ class GPT(nn.Module):
 
     def to_hf(self):
         """This model as a transformers GPT2LMHeadModel (learned positions, GELU, biases: GPT-2's architecture)."""
-        from transformers import GPT2LMHeadModel
+        from transformers import GPT2LMHeadModel  # here: importing transformers takes seconds (HF interop only)
 
         hf = GPT2LMHeadModel(config_to_hf(self.config))
         hf.load_state_dict(state_dict_to_hf(self.state_dict(), self.config))
@@ -334,10 +337,6 @@ class GPT(nn.Module):
     def save_hf(self, directory: str | Path) -> None:
         """Write a directory that `transformers.GPT2LMHeadModel.from_pretrained(directory)` loads (written to a temp
         directory first, then moved into place file by file)."""
-        import os
-        import shutil
-        import tempfile
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
@@ -428,7 +427,7 @@ def config_from_hf(hf_config, **overrides) -> GPTConfig:
 
 
 def config_to_hf(config: GPTConfig):
-    from transformers import GPT2Config
+    from transformers import GPT2Config  # here: importing transformers takes seconds, and only HF interop needs it
 
     wrong = {k: getattr(config, k) for k, v in HF_ARCH.items() if getattr(config, k) != v}
     if wrong:

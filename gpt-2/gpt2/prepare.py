@@ -28,6 +28,7 @@ byte-identical to an uninterrupted run. A different command into the same --out 
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 import re
@@ -41,6 +42,7 @@ from tqdm import tqdm
 from gpt2.data import (DTYPES, MANIFEST, check_shard, dtype_for_vocab, open_shard, read_manifest, tokenizer_hash, write_manifest,
                        write_shard)
 from gpt2.tokenizer import load_tokenizer
+from scratch.files import remove_stale_temps
 
 FINEWEB_EDU = "HuggingFaceFW/fineweb-edu"
 EOT_TEXT = "<|endoftext|>"
@@ -80,7 +82,7 @@ def hf_documents(dataset, skip: int = 0) -> Iterator[str]:
 
 def load_hf_dataset(dataset: str, subset: str | None = None):
     """A streaming dataset: FineWeb-Edu from the hub, or local .jsonl/.parquet files (one path serves both)."""
-    from datasets import load_dataset
+    from datasets import load_dataset  # here: importing datasets takes seconds, and .txt input never needs it
 
     if dataset == "fineweb-edu":
         return load_dataset(FINEWEB_EDU, name=subset or "sample-10BT", split="train", streaming=True)
@@ -189,6 +191,8 @@ def prepare(source: Source, tokenizer: str, out: str | Path, shard_tokens: int, 
                 "vocab_size": tok.n_vocab, "settings": settings, "complete": False, "shards": []}
     if (out / MANIFEST).exists():
         manifest = _resume(out, manifest)
+        if stale := remove_stale_temps(out):
+            print(f"removed {len(stale)} temp file(s) left by an interrupted run: {', '.join(p.name for p in stale)}")
         if manifest["complete"]:
             print(f"{out}: already complete ({len(manifest['shards'])} shards), nothing to do")
             return manifest
@@ -303,8 +307,6 @@ def reencode_source(from_dir: str | Path) -> Source:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
-
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # input: a dataset, or shards to re-tokenize
     src = p.add_mutually_exclusive_group(required=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bpe import Tokenizer
+
 TIKTOKEN_NAMES = ("gpt2", "r50k_base", "cl100k_base", "o200k_base")
 
 
@@ -21,8 +23,6 @@ def load_tokenizer(spec: str):
     Named encodings load OpenAI's ranks through tiktoken's verified loader and run on our Rust engine, which gives
     tiktoken's ids (tests/bpe/test_tokenizer.py) about twice as fast.
     """
-    from bpe import Tokenizer
-
     if spec in TIKTOKEN_NAMES:
         return Tokenizer.from_tiktoken(spec)
     path = Path(spec)

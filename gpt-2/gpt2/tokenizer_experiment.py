@@ -11,9 +11,9 @@ Project Gutenberg books). Then:
 1. compression: bytes per token of both and of GPT-2's tokenizer on held-out text of both domains
    (bpe.report.compression_table; text no tokenizer was trained on)
 2. training: the same rope GPT-2 is trained on domain A's text once per tokenizer (A's, B's, GPT-2's) through the
-   demo's stages (gpt2.prepare shards, gpt2.train), for the same number of steps of the same number of tokens, and
-   evaluated on domain A's held-out text in bits per byte (loss per byte of text: fair across vocabularies and
-   compression rates)
+   stages of gpt2.pipeline, which the demo runs too (gpt2.prepare shards, gpt2.train), for the same number of steps
+   of the same number of tokens, and evaluated on domain A's held-out text in bits per byte (loss per byte of text:
+   fair across vocabularies and compression rates)
 
 Writes OUT/results.md (both tables) and a plot (--image, default images/tokenizer-experiment.png).
 The original (16K tokenizers on TinyStoriesV2 and FineWeb, GPT-2 124M for 5K steps on FineWeb) is cited in
@@ -23,17 +23,33 @@ bpe/README.md beside this experiment's figures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpt2.demo import DemoConfig, banner, corpus_file, evaluate, prepare_shards, train_model
-from gpt2.plot import save_figure
+from bpe import Tokenizer
+from bpe.corpus import EOT, default_corpus
+from bpe.report import bytes_per_token, compression_table
+from gpt2.data import bytes_per_token as shard_bytes_per_token
+from gpt2.data import read_manifest
+from gpt2.evaluate import bits_per_byte
+from gpt2.pipeline import PipelineConfig, banner, corpus_file, evaluate_model, prepare_shards, set_threads, train_model
+from gpt2.plot import load_run
 from gpt2.prepare import parse_count
+from scratch.files import atomic_write
+from scratch.plot import plt, save_figure
 
 GUTENBERG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "gutenberg-en.txt"
 PLAYS = "shakespeare-plays"
+
+# The experiment's settings at CPU scale (the command line overrides most): the same model and steps for every
+# tokenizer. During training the trainer writes a 24-token sample at each evaluation, skips HellaSwag (chance at
+# this size) and keeps only the final checkpoint.
+DEFAULTS = PipelineConfig(out="runs/tokenizer-experiment", vocab_size=4096, config="rope", preset="tiny", steps=60,
+                          batch_tokens=4096, micro_batch=16, seq_len=128, eval_every=20, val_batches=8,
+                          eval_sample_tokens=24, hellaswag=None, keep_last=1, device="auto", threads=1, seed=1337)
 
 
 @dataclass
@@ -58,8 +74,6 @@ class Row:
 
     @property
     def val_bpb(self) -> float:
-        from gpt2.train import bits_per_byte
-
         return bits_per_byte(self.val_loss, self.val_bytes_per_token)
 
     @property
@@ -85,8 +99,6 @@ def results_table(rows: list[Row]) -> str:
 def domain_from_file(path: Path, out: Path, train_bytes: int, heldout_bytes: int) -> Domain:
     """The first TRAIN_BYTES of a file to train on and its last HELDOUT_BYTES held out, cut at line ends, as files
     under OUT (a clear error when the file is missing or too small for both)."""
-    from bpe.corpus import atomic_write
-
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: pass a UTF-8 text file for this domain (e.g. --domain-b "
                                 f"../shared/data/multilingual.txt)")
@@ -112,29 +124,18 @@ def domain_from_file(path: Path, out: Path, train_bytes: int, heldout_bytes: int
 
 def load_domain(spec: str, out: Path, train_bytes: int, heldout_bytes: int) -> Domain:
     if spec == PLAYS:
-        from bpe.corpus import default_corpus
-
         train, heldout = default_corpus()
         return Domain(PLAYS, train, heldout)
     return domain_from_file(Path(spec), out, train_bytes, heldout_bytes)
 
 
 # ---------------------------------------------------------------------------------------------------------- the run
-def run_experiment(a: Domain, b: Domain, vocab_size: int, cfg: DemoConfig, image: Path | None,
+def run_experiment(a: Domain, b: Domain, cfg: PipelineConfig, image: Path | None,
                    with_gpt2: bool = True) -> tuple[str, list[Row]]:
-    """Train both tokenizers, compare compression, train one model per tokenizer; returns (markdown, rows)."""
-    import torch
-
-    from bpe import Tokenizer
-    from bpe.corpus import EOT, atomic_write
-    from bpe.report import bytes_per_token, compression_table
-    from gpt2.data import bytes_per_token as shard_bytes_per_token
-    from gpt2.data import read_manifest
-    from gpt2.plot import load_run
-    from gpt2.train import pick_device
-
-    if cfg.threads and pick_device(cfg.device).type == "cpu":
-        torch.set_num_threads(cfg.threads)
+    """Train both tokenizers (cfg.vocab_size tokens each), compare compression, train one model per tokenizer;
+    returns (markdown, rows)."""
+    vocab_size = cfg.vocab_size
+    set_threads(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -167,8 +168,8 @@ def run_experiment(a: Domain, b: Domain, vocab_size: int, cfg: DemoConfig, image
         for old in (data, out / f"model-{name}"):  # a rerun starts over (the trainer refuses old checkpoints)
             shutil.rmtree(old, ignore_errors=True)
         prepare_shards(spec, corpus, a.heldout, data)
-        run, _ = train_model(cfg, data, out, run_name=f"model-{name}")
-        loss, _, bpt = evaluate(run.checkpoint, data, cfg)
+        run, _ = train_model(cfg, data, run_name=f"model-{name}")
+        loss, _, bpt = evaluate_model(cfg, run.checkpoint, data)
         log = load_run(run.run_dir)
         runs[name] = log
         rows.append(Row(name, sources[name], read_manifest(data)["vocab_size"], log.header["num_params"], bpt,
@@ -195,13 +196,6 @@ def run_experiment(a: Domain, b: Domain, vocab_size: int, cfg: DemoConfig, image
 
 def plot_experiment(toks: dict, texts: dict, runs: dict, rows: list[Row], image: Path) -> Path:
     """Left: bytes per token of every tokenizer on both held-out texts. Right: val bits per byte against steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from bpe.report import bytes_per_token
-
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(13, 4.5))
     width = 0.8 / len(texts)
     bpt = {label: [bytes_per_token(t, text) for t in toks.values()] for label, text in texts.items()}
@@ -227,7 +221,7 @@ def plot_experiment(toks: dict, texts: dict, runs: dict, rows: list[Row], image:
 
 # ---------------------------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> str:
-    D = DemoConfig(preset="tiny", steps=60, eval_every=20, out="runs/tokenizer-experiment")
+    D = DEFAULTS
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # domains
     p.add_argument("--domain-a", default=PLAYS, help=f"{PLAYS} (default) or a UTF-8 file: tokenizer A and the "
@@ -236,7 +230,7 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--tokenizer-bytes", default="4M", help="text per file-domain to train on (K/M/G suffixes)")
     p.add_argument("--heldout-bytes", default="1M", help="text per file-domain held out (its end)")
     # tokenizers
-    p.add_argument("--vocab-size", type=int, default=4096, help="of both tokenizers (the original: 16384)")
+    p.add_argument("--vocab-size", type=int, default=D.vocab_size, help="of both tokenizers (the original: 16384)")
     p.add_argument("--no-gpt2", action="store_true", help="leave GPT-2's tokenizer out (it needs tiktoken's cache)")
     # model and training (the same for every tokenizer)
     p.add_argument("--preset", default=D.preset)
@@ -253,15 +247,19 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--out", default=D.out, help="run directory (its data-*/ and model-*/ are replaced)")
     p.add_argument("--image", default="images/tokenizer-experiment.png", help="the plot ('' for none)")
     args = p.parse_args(argv)
-    cfg = DemoConfig(out=args.out, preset=args.preset, steps=args.steps, batch_tokens=args.batch_tokens,
-                     micro_batch=args.micro_batch, seq_len=args.seq_len, eval_every=args.eval_every,
-                     val_batches=args.val_batches, device=args.device, threads=args.threads, seed=args.seed)
+    try:
+        cfg = dataclasses.replace(D, out=args.out, vocab_size=args.vocab_size, preset=args.preset, steps=args.steps,
+                                  batch_tokens=args.batch_tokens, micro_batch=args.micro_batch, seq_len=args.seq_len,
+                                  eval_every=args.eval_every, val_batches=args.val_batches, device=args.device,
+                                  threads=args.threads, seed=args.seed)
+    except ValueError as e:  # checked before any work
+        p.error(str(e))
     out = Path(args.out)
     sizes = parse_count(args.tokenizer_bytes), parse_count(args.heldout_bytes)
     a = load_domain(args.domain_a, out, *sizes)
     b = load_domain(args.domain_b, out, *sizes)
     if a.name == b.name:
         p.error(f"the two domains are the same ({a.name}): give two different texts")
-    md, _ = run_experiment(a, b, args.vocab_size, cfg, Path(args.image) if args.image else None, not args.no_gpt2)
+    md, _ = run_experiment(a, b, cfg, Path(args.image) if args.image else None, not args.no_gpt2)
     return md
 

@@ -1,15 +1,30 @@
 """gpt2.checkpoint: round trip, atomic writes, and clear errors for missing, corrupt, unsafe, foreign or mismatched
-checkpoints (loading never runs code from the file)."""
+checkpoints (loading never runs code from the file); a run's checkpoints: rotation, the one to resume from, the
+settings a resume must share, RNG state that survives weights_only loading."""
 
 from __future__ import annotations
 
+import io
 import pickle
+import random
 from dataclasses import asdict
 
+import numpy as np
 import pytest
 import torch
 
-from gpt2.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from gpt2.checkpoint import (
+    check_resume_compatible,
+    list_checkpoints,
+    load_checkpoint,
+    model_from_checkpoint,
+    resolve_resume,
+    rng_state,
+    save_checkpoint,
+    save_rotating,
+    set_rng_state,
+)
+from gpt2.configs import resolve
 from gpt2.model import GPT, GPTConfig
 
 
@@ -116,3 +131,56 @@ def test_save_requires_the_contract_keys(tmp_path):
     with pytest.raises(ValueError, match="tokenizer"):
         save_checkpoint(tmp_path / "x.pt", {"model": {}, "config": {}})
     assert not list(tmp_path.iterdir())
+
+
+# -----------------------------------------------------------------------------
+# the checkpoints of a run
+
+
+def minimal_state(step: int) -> dict:
+    return {"model": {}, "config": {}, "tokenizer": "gpt2", "step": step}
+
+
+def test_rotation_keeps_the_newest_k_by_step(tmp_path):
+    (tmp_path / "ckpt_final.pt").write_bytes(b"x")  # not ckpt_NUMBER.pt: neither listed nor deleted
+    for step in range(1, 13):  # past ckpt_000009: ordered by step number
+        path = save_rotating(tmp_path, step, minimal_state(step), keep_last=3)
+        assert path == tmp_path / f"ckpt_{step:06d}.pt"
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt_000010.pt", "ckpt_000011.pt", "ckpt_000012.pt"]
+    assert load_checkpoint(tmp_path / "ckpt_000012.pt")["step"] == 12
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt_000010.pt", "ckpt_000011.pt", "ckpt_000012.pt",
+                                                           "ckpt_final.pt"]  # and no temp files
+    save_rotating(tmp_path, 13, minimal_state(13), keep_last=0)  # 0: keep every checkpoint
+    assert len(list_checkpoints(tmp_path)) == 4
+
+
+def test_resume_finds_the_newest_checkpoint_or_the_one_named(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        resolve_resume("latest", run)
+    for step in (2, 10, 4):
+        save_checkpoint(run / f"ckpt_{step:06d}.pt", minimal_state(step))
+    assert resolve_resume("latest", run) == run / "ckpt_000010.pt"
+    assert resolve_resume(str(run), tmp_path / "elsewhere") == run / "ckpt_000010.pt"  # a directory: its newest
+    assert resolve_resume(str(run / "ckpt_000002.pt"), run) == run / "ckpt_000002.pt"
+    with pytest.raises(FileNotFoundError, match="not found"):
+        resolve_resume(str(run / "ckpt_000003.pt"), run)
+
+
+def test_resume_refuses_other_settings():
+    saved = resolve("rope", model="tiny", micro_batch=4).to_dict()
+    check_resume_compatible(saved, resolve("rope", model="tiny", micro_batch=4, max_steps=99))  # the length may change
+    with pytest.raises(ValueError, match="micro_batch: checkpoint 4 vs now 8"):
+        check_resume_compatible(saved, resolve("rope", model="tiny", micro_batch=8))
+
+
+def test_rng_state_round_trips():
+    state = rng_state()
+    before = (torch.rand(3), random.random(), np.random.rand())
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    set_rng_state(torch.load(buf, weights_only=True))  # tensors and ints only: weights_only reads it
+    after = (torch.rand(3), random.random(), np.random.rand())
+    assert torch.equal(before[0], after[0]) and before[1:] == after[1:]

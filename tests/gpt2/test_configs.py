@@ -1,5 +1,7 @@
 """Each named config resolves to the settings the issue documents (the expected table is written out here by hand)."""
 
+import re
+
 import pytest
 
 from gpt2.configs import EXPERIMENTS, ORIGINAL_STEPS, TrainConfig, model_overrides, resolve
@@ -49,3 +51,20 @@ def test_overrides_and_errors():
     with pytest.raises(ValueError, match="unknown TrainConfig fields"):
         resolve("rope", learning_rate=1.0)
     assert TrainConfig(**resolve("rope").to_dict()) == resolve("rope")  # round-trips through a plain dict
+
+
+def test_check_refuses_settings_that_cannot_train():
+    resolve("rope").check()  # the defaults: 124M, 64 x 1024 tokens per micro-batch, 8 of them per step
+    resolve("rope").check(world_size=8)  # 8 ranks: one micro-batch each
+    tiny = dict(model="tiny", micro_batch=4, total_batch_tokens=1024)  # tiny: block size 128
+    resolve("rope", **tiny, seq_len=128).check()
+    for overrides, problem in [
+        (dict(model="huge"), "unknown preset 'huge'"),
+        (dict(**tiny, seq_len=129), "--seq-len 129 must be in 1..128 (the tiny block size)"),
+        (dict(**tiny, seq_len=96), "tokens per step (1024) must be a multiple of micro-batch x seq-len = 384"),
+        (dict(**tiny, max_steps=0), "a run of 0 steps"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            resolve("rope", **overrides).check()
+    with pytest.raises(ValueError, match=re.escape("= 512 (4 x 128, times 3 ranks = 1536)")):
+        resolve("rope", **tiny).check(world_size=3)

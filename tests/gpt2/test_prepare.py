@@ -20,7 +20,7 @@ import tiktoken
 from gpt2 import prepare as prep
 from gpt2.data import HEADER_BYTES, make_loader, read_manifest
 from gpt2.prepare import EOT_TEXT, dataset_source, main, parse_count, prepare, reencode_source
-from testutil import ROOT, require_tiktoken_cache, shared_file
+from testutil import ROOT, corpus_file, require_tiktoken_cache, shared_file
 
 SHARD = 3000
 
@@ -124,8 +124,8 @@ def test_jsonl_parquet_and_hub_go_through_one_path(ref, corpus, tmp_path, monkey
 
 @pytest.mark.parametrize("when", ["mid-shard", "after-rename"])
 def test_interrupted_prepare_resumes_to_the_same_shards(ref, corpus, tmp_path, monkeypatch, when):
-    """Crash while writing shard 3 (a partial temp file left behind), or after its rename but before the manifest
-    lists it; rerunning the same command gives the uninterrupted result byte for byte."""
+    """Crash while writing shard 3 (a partial temp file left behind, as by SIGKILL), or after its rename but before
+    the manifest lists it; rerunning the same command gives the uninterrupted result byte for byte, temp file gone."""
     src = str(corpus / "docs.txt")
     real, calls = prep.write_shard, []
 
@@ -133,7 +133,7 @@ def test_interrupted_prepare_resumes_to_the_same_shards(ref, corpus, tmp_path, m
         calls.append(path)
         if len(calls) == 3:
             if when == "mid-shard":
-                path.with_name(path.name + ".tmp").write_bytes(b"partial")
+                path.with_name(f".{path.name}.k1ll3d.tmp").write_bytes(b"partial")  # as atomic_open leaves it
             else:
                 real(path, tokens, *args)
             raise KeyboardInterrupt
@@ -253,7 +253,7 @@ def test_killed_cli_resumes_to_the_same_shards(tmp_path):
 @pytest.mark.slow
 def test_gutenberg_shards_decode_to_the_file():
     require_tiktoken_cache()
-    src = shared_file("gutenberg-en.txt")
+    src = corpus_file("gutenberg-en.txt")
     import tempfile
     from pathlib import Path
 

@@ -1,0 +1,86 @@
+"""How good is a model: val loss, bits per byte, HellaSwag accuracy and a short sample, as the trainer measures them
+every `eval_every` steps (all ranks together) and as the demo measures a finished checkpoint.
+
+    loss = val_loss(model, "data/edu10B", batch_size=64, seq_len=1024, d=Dist(), max_batches=20)
+    bpb = bits_per_byte(loss, bytes_per_token("data/edu10B", "val"))    # comparable across tokenizers
+    loss, bpb, bpt = evaluate_checkpoint("runs/demo/model/ckpt_000500.pt", "runs/demo/data", 16, 128, device)
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from gpt2 import hellaswag
+from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
+from gpt2.configs import TrainConfig
+from gpt2.data import bytes_per_token, iter_eval_batches
+from gpt2.distributed import Dist, all_reduce
+
+
+@torch.no_grad()
+def val_loss(model, data_dir: str, batch_size: int, seq_len: int, d: Dist, max_batches: int | None,
+             autocast_dtype: torch.dtype | None = None) -> float:
+    """Mean next-token loss (nats) over the val split, all ranks together."""
+    model.eval()
+    total = torch.zeros(2, device=d.device, dtype=torch.float64)  # (sum of batch losses, number of batches)
+    for x, y in iter_eval_batches(data_dir, batch_size, seq_len, split="val", rank=d.rank, world_size=d.world_size,
+                                  max_batches=max_batches):
+        with torch.autocast(d.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            _, loss = model(x.to(d.device), y.to(d.device))
+        total[0] += loss.double()
+        total[1] += 1
+    all_reduce(total, d)
+    if total[1] == 0:
+        raise ValueError(f"no val batches of {batch_size}x{seq_len} tokens in {data_dir}: lower --micro-batch")
+    return (total[0] / total[1]).item()
+
+
+def bits_per_byte(loss_nats_per_token: float, bytes_per_token: float) -> float:
+    """Tokenizer-independent loss: nats/token -> bits/token (/ ln 2) -> bits/byte (/ bytes per token)."""
+    return loss_nats_per_token / math.log(2) / bytes_per_token
+
+
+@torch.no_grad()
+def sample_text(model, tok, prompt: str, max_new_tokens: int, device: torch.device, seed: int = 42) -> str:
+    """A short top-k sample with its own generator (the training RNG stream is not touched)."""
+    model.eval()
+    g = torch.Generator(device=device).manual_seed(seed)
+    idx = torch.tensor([tok.encode_ordinary(prompt)], dtype=torch.long, device=device)
+    out = model.generate(idx, max_new_tokens, temperature=1.0, top_k=50, generator=g)
+    return tok.decode(out[0].tolist())
+
+
+def load_hellaswag(cfg: TrainConfig, master: bool) -> list[dict] | None:
+    """The HellaSwag examples a run evaluates on (cfg.hellaswag: "auto", a path or None), or None to skip them."""
+    if cfg.hellaswag is None:
+        return None
+    try:
+        path = hellaswag.resolve_path(cfg.hellaswag)
+    except ConnectionError as e:  # "auto" offline: train anyway, say so
+        if master:
+            print(f"HellaSwag disabled: {e}")
+        return None
+    return list(hellaswag.iter_examples(path, limit=cfg.hellaswag_examples))
+
+
+def hellaswag_accuracy(model, tok, examples: list[dict], d: Dist, autocast_dtype: torch.dtype | None,
+                       block_size: int) -> dict:
+    """{"acc", "acc_norm", "n"} over EXAMPLES, each rank scoring its share and the counts summed across ranks."""
+    counts = hellaswag.evaluate(model.eval(), tok, examples, d.device, d.rank, d.world_size, autocast_dtype,
+                                block_size=block_size)
+    t = torch.tensor([counts["n"], counts["correct"], counts["correct_norm"]], device=d.device)
+    all_reduce(t, d)
+    return hellaswag.accuracy(dict(zip(("n", "correct", "correct_norm"), t.tolist())))
+
+
+def evaluate_checkpoint(path: str | Path, data_dir: str | Path, batch_size: int, seq_len: int,
+                        device: torch.device) -> tuple[float, float, float]:
+    """(val loss in nats/token, bits per byte, bytes per token) of a saved model over the whole val split."""
+    model = model_from_checkpoint(load_checkpoint(path)).to(device)
+    amp = torch.bfloat16 if device.type == "cuda" else None
+    loss = val_loss(model, str(data_dir), batch_size, seq_len, Dist(device=device), None, amp)
+    bpt = bytes_per_token(data_dir, "val")
+    return loss, bits_per_byte(loss, bpt), bpt
