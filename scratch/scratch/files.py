@@ -60,6 +60,15 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterator
         raise
 
 
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temp files that atomic_open left in `folder` when its process was killed mid-write (SIGKILL, power
+    loss: no `except` ran); returns what was removed. Call it only where no other process is writing."""
+    stale = sorted(p for p in Path(folder).glob(".*.tmp") if p.is_file())
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def atomic_write(path: str | os.PathLike, data: bytes | str, encoding: str = "utf-8") -> Path:
     """Write bytes (or text, as UTF-8) to `path` atomically; returns the path."""
     if isinstance(data, str):
