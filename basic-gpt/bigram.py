@@ -1,6 +1,6 @@
 """Train the bigram model (stage 1): the same CLI as gpt.py, with --stage bigram by default.
 
-    uv run --no-sync python basic-gpt/bigram.py
+uv run --no-sync python basic-gpt/bigram.py
 """
 
 from basic_gpt.cli import main

@@ -1,7 +1,7 @@
 """Train every stage of the ladder under its stated budget; print and save the markdown table and the loss curves.
 
-    uv run --no-sync python basic-gpt/stages.py                     # all eight stages (~12 min on 2 shared CPU cores)
-    uv run --no-sync python basic-gpt/stages.py --stages bigram,residual --max-iters 500
+uv run --no-sync python basic-gpt/stages.py                     # all eight stages (~12 min on 2 shared CPU cores)
+uv run --no-sync python basic-gpt/stages.py --stages bigram,residual --max-iters 500
 """
 
 import argparse

@@ -31,8 +31,10 @@ from basic_gpt.train import TrainConfig, build_model, make_optimizer, train, tra
 from scratch.files import atomic_write
 
 CONFIGS = {
-    "nanoGPT baby GPT": (SCALED_CPU | dict(rope=False, tie_weights=False),
-                         SCALED_CPU_TRAIN | dict(lr=1e-3, min_lr=1e-4)),
+    "nanoGPT baby GPT": (
+        SCALED_CPU | dict(rope=False, tie_weights=False),
+        SCALED_CPU_TRAIN | dict(lr=1e-3, min_lr=1e-4),
+    ),
     "ours (scaled stage)": (SCALED_CPU, SCALED_CPU_TRAIN),
 }
 
@@ -59,8 +61,14 @@ def run(model_kw: dict, train_kw: dict, ds, **overrides) -> dict:
     model = build_model("scaled", ds.tokenizer.vocab_size, **model_kw)
     hist = train(model, ds.train, ds.val, TrainConfig(**(train_kw | overrides)), progress=False)
     last = hist[-1]
-    return dict(params=model.num_params(), history=hist, val_loss=last["val_loss"], iters=last["iter"],
-                time_s=last["time_s"], cpu_s=last["cpu_s"])
+    return dict(
+        params=model.num_params(),
+        history=hist,
+        val_loss=last["val_loss"],
+        iters=last["iter"],
+        time_s=last["time_s"],
+        cpu_s=last["cpu_s"],
+    )
 
 
 def main() -> None:
@@ -90,22 +98,42 @@ def main() -> None:
     for name, (mkw, tkw) in CONFIGS.items():
         r = run(mkw, tkw, ds, max_iters=args.iters, eval_interval=250)
         curves[f"{name}, {args.iters} iters"] = r["history"]
-        rows.append(dict(name=name, params=r["params"], budget=f"{args.iters} iters", iters=r["iters"],
-                         train_s=r["time_s"], val=r["val_loss"],
-                         run_wall_ms=1000 * r["time_s"] / r["iters"], run_cpu_ms=1000 * r["cpu_s"] / r["iters"]))
+        rows.append(
+            dict(
+                name=name,
+                params=r["params"],
+                budget=f"{args.iters} iters",
+                iters=r["iters"],
+                train_s=r["time_s"],
+                val=r["val_loss"],
+                run_wall_ms=1000 * r["time_s"] / r["iters"],
+                run_cpu_ms=1000 * r["cpu_s"] / r["iters"],
+            )
+        )
         print(rows[-1], flush=True)
     mkw, tkw = CONFIGS["ours (scaled stage)"]
     for budget in [float(b) for b in args.budgets.split(",") if b]:
         r = run(mkw, tkw, ds, time_budget_s=budget, max_iters=10**9, eval_interval=500)
         curves[f"ours, {budget:.0f} s budget"] = r["history"]
-        rows.append(dict(name="ours (scaled stage)", params=r["params"], budget=f"{budget:.0f} s", iters=r["iters"],
-                         train_s=r["time_s"], val=r["val_loss"],
-                         run_wall_ms=1000 * r["time_s"] / r["iters"], run_cpu_ms=1000 * r["cpu_s"] / r["iters"]))
+        rows.append(
+            dict(
+                name="ours (scaled stage)",
+                params=r["params"],
+                budget=f"{budget:.0f} s",
+                iters=r["iters"],
+                train_s=r["time_s"],
+                val=r["val_loss"],
+                run_wall_ms=1000 * r["time_s"] / r["iters"],
+                run_cpu_ms=1000 * r["cpu_s"] / r["iters"],
+            )
+        )
         print(rows[-1], flush=True)
     load_after = os.getloadavg()[0]
 
-    print(f"\n{os.cpu_count()} CPUs; 1-min load average {load_before:.1f} at start, {load_after:.1f} at end "
-          f"(above the thread count: other jobs were competing for the cores)\n")
+    print(
+        f"\n{os.cpu_count()} CPUs; 1-min load average {load_before:.1f} at start, {load_after:.1f} at end "
+        f"(above the thread count: other jobs were competing for the cores)\n"
+    )
     print(f"ms per iteration, median of {args.runs} runs of {args.timing_iters} iterations:\n")
     print("| config | threads | wall ms/iter | CPU ms/iter |\n|---|---:|---:|---:|")
     for (name, threads), (wall, cpu) in timing.items():
@@ -114,15 +142,33 @@ def main() -> None:
     print("| config | params | budget | iters done | train s | val loss (whole split) | ms/iter wall / CPU |")
     print("|---|---:|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['name']} | {r['params']:,} | {r['budget']} | {r['iters']} | {r['train_s']:.0f} | "
-              f"{r['val']:.3f} | {r['run_wall_ms']:.1f} / {r['run_cpu_ms']:.1f} |")
+        print(
+            f"| {r['name']} | {r['params']:,} | {r['budget']} | {r['iters']} | {r['train_s']:.0f} | "
+            f"{r['val']:.3f} | {r['run_wall_ms']:.1f} / {r['run_cpu_ms']:.1f} |"
+        )
 
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(args.out, json.dumps(dict(rows=rows, curves=curves, threads=args.threads,
-                                              timing=[[n, t, *v] for (n, t), v in timing.items()],
-                                              load=[load_before, load_after])))
-    plot_val_curves(curves, Path(args.plot), "basic-gpt scaled stage vs nanoGPT baby GPT on CPU", x="time_s",
-                    xlabel="training time, s (evaluation excluded)", hlines=(1.80, 1.50), ylim=(1.3, 2.6))
+    atomic_write(
+        args.out,
+        json.dumps(
+            dict(
+                rows=rows,
+                curves=curves,
+                threads=args.threads,
+                timing=[[n, t, *v] for (n, t), v in timing.items()],
+                load=[load_before, load_after],
+            )
+        ),
+    )
+    plot_val_curves(
+        curves,
+        Path(args.plot),
+        "basic-gpt scaled stage vs nanoGPT baby GPT on CPU",
+        x="time_s",
+        xlabel="training time, s (evaluation excluded)",
+        hlines=(1.80, 1.50),
+        ylim=(1.3, 2.6),
+    )
 
 
 if __name__ == "__main__":

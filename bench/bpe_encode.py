@@ -51,22 +51,34 @@ def encoders(name: str, threads: int):
     ours = Tokenizer.from_tiktoken(name)
     tik = tiktoken.get_encoding(name)
     with tempfile.TemporaryDirectory() as d:
-        path = export_hf(os.path.join(d, "tokenizer.json"), ours.mergeable_ranks, ours.special_tokens, ours.pattern,
-                         ours.merges)
+        path = export_hf(
+            os.path.join(d, "tokenizer.json"), ours.mergeable_ranks, ours.special_tokens, ours.pattern, ours.merges
+        )
         hf = HFTokenizer.from_file(str(path))
     found = {
-        "bpe-rs": (ours.encode_ordinary, lambda docs: ours.encode_ordinary_batch(docs, num_threads=threads),
-                   ours.decode_bytes),
-        "tiktoken": (tik.encode_ordinary, lambda docs: tik.encode_ordinary_batch(docs, num_threads=threads),
-                     tik.decode_bytes),
-        "HF tokenizers": (lambda t: hf.encode(t, add_special_tokens=False).ids,
-                          lambda docs: [e.ids for e in hf.encode_batch(docs, add_special_tokens=False)],
-                          lambda ids: hf.decode(ids).encode()),
+        "bpe-rs": (
+            ours.encode_ordinary,
+            lambda docs: ours.encode_ordinary_batch(docs, num_threads=threads),
+            ours.decode_bytes,
+        ),
+        "tiktoken": (
+            tik.encode_ordinary,
+            lambda docs: tik.encode_ordinary_batch(docs, num_threads=threads),
+            tik.decode_bytes,
+        ),
+        "HF tokenizers": (
+            lambda t: hf.encode(t, add_special_tokens=False).ids,
+            lambda docs: [e.ids for e in hf.encode_batch(docs, add_special_tokens=False)],
+            lambda ids: hf.decode(ids).encode(),
+        ),
     }
     try:  # bpe-openai ships cl100k_base and o200k_base only
         gh = bpe_openai.get_encoding(name)
-        found["bpe-openai"] = (gh.encode_ordinary, lambda docs: gh.encode_ordinary_batch(docs, num_threads=threads),
-                               gh.decode_bytes)
+        found["bpe-openai"] = (
+            gh.encode_ordinary,
+            lambda docs: gh.encode_ordinary_batch(docs, num_threads=threads),
+            gh.decode_bytes,
+        )
     except ValueError:
         pass
     return found
@@ -85,15 +97,21 @@ def bench_corpus(label: str, text: str, name: str, runs: int, threads: int, pyth
         # both are measured on the batch only.
         if enc not in ("HF tokenizers", "bpe-openai"):
             assert one(text) == want, f"{enc} ids differ from tiktoken's on {label}"
-            secs, _ = median_time(lambda: one(text), runs)
-            rows.append({"encoder": enc, "setting": f"{name}, 1 thread", "corpus": label, "mb_per_s": nbytes / secs / 1e6})
+            secs, _ = median_time(lambda one=one: one(text), runs)
+            rows.append(
+                {"encoder": enc, "setting": f"{name}, 1 thread", "corpus": label, "mb_per_s": nbytes / secs / 1e6}
+            )
         assert batch(docs) == want_docs, f"{enc} batch ids differ from tiktoken's on {label}"
-        secs, _ = median_time(lambda: batch(docs), runs)
-        rows.append({"encoder": enc, "setting": f"{name}, all cores", "corpus": label, "mb_per_s": doc_bytes / secs / 1e6})
+        secs, _ = median_time(lambda batch=batch: batch(docs), runs)
+        rows.append(
+            {"encoder": enc, "setting": f"{name}, all cores", "corpus": label, "mb_per_s": doc_bytes / secs / 1e6}
+        )
         if enc in ("bpe-rs", "tiktoken"):
             assert decode(want) == text.encode("utf-8")
-            secs, _ = median_time(lambda: decode(want), runs)
-            rows.append({"encoder": enc, "setting": f"{name}, decode", "corpus": label, "mb_per_s": nbytes / secs / 1e6})
+            secs, _ = median_time(lambda decode=decode: decode(want), runs)
+            rows.append(
+                {"encoder": enc, "setting": f"{name}, decode", "corpus": label, "mb_per_s": nbytes / secs / 1e6}
+            )
         print(rows[-1], file=sys.stderr)
     if python_ref:
         from bpe import Tokenizer
@@ -102,8 +120,14 @@ def bench_corpus(label: str, text: str, name: str, runs: int, threads: int, pyth
         sample = text[:1_000_000]
         secs, ids = median_time(lambda: py.encode_ordinary(sample), 1, warmup=0)
         assert ids == encs["tiktoken"][0](sample)
-        rows.append({"encoder": "bpe (python reference)", "setting": f"{name}, 1 thread", "corpus": label + " (1 MB)",
-                     "mb_per_s": len(sample.encode()) / secs / 1e6})
+        rows.append(
+            {
+                "encoder": "bpe (python reference)",
+                "setting": f"{name}, 1 thread",
+                "corpus": label + " (1 MB)",
+                "mb_per_s": len(sample.encode()) / secs / 1e6,
+            }
+        )
     return rows
 
 
@@ -115,15 +139,19 @@ def pathological(runs: int) -> list[list[object]]:
     from bpe import Tokenizer
 
     ours, tik = Tokenizer.from_tiktoken("cl100k_base"), tiktoken.get_encoding("cl100k_base")
-    makers = {"one char ('a' * n)": lambda n: "a" * n, "no spaces ('xyz...')": lambda n: ("xyzw" * n)[:n],
-              "NUL bytes": lambda n: "\x00" * n, "<|endoftext|> * n/13": lambda n: "<|endoftext|>" * (n // 13)}
+    makers = {
+        "one char ('a' * n)": lambda n: "a" * n,
+        "no spaces ('xyz...')": lambda n: ("xyzw" * n)[:n],
+        "NUL bytes": lambda n: "\x00" * n,
+        "<|endoftext|> * n/13": lambda n: "<|endoftext|>" * (n // 13),
+    }
     rows = []
     for label, make in makers.items():
         allowed = "all" if "endoftext" in label else set()
         for n in (10_000, 100_000, 1_000_000):
             text = make(n)
-            ours_s, ids = median_time(lambda: ours.encode(text, allowed_special=allowed), runs)
-            tik_s, want = median_time(lambda: tik.encode(text, allowed_special=allowed), runs)
+            ours_s, ids = median_time(lambda t=text, a=allowed: ours.encode(t, allowed_special=a), runs)
+            tik_s, want = median_time(lambda t=text, a=allowed: tik.encode(t, allowed_special=a), runs)
             assert ids == want
             rows.append([label, f"{n:,}", f"{ours_s * 1e3:.1f}", f"{tik_s * 1e3:.1f}"])
     return rows
@@ -139,8 +167,10 @@ def main() -> None:
     if args.pathological:
         print(markdown_table(["input", "chars", "bpe-rs ms", "tiktoken ms"], pathological(args.runs)))
         return
-    corpora = {"gutenberg 10 MB": corpus_slice("gutenberg-en.txt", TEN_MB),
-               "multilingual 12 MB": corpus_slice("multilingual.txt")}
+    corpora = {
+        "gutenberg 10 MB": corpus_slice("gutenberg-en.txt", TEN_MB),
+        "multilingual 12 MB": corpus_slice("multilingual.txt"),
+    }
     if args.full:
         corpora["gutenberg 73 MB"] = corpus_slice("gutenberg-en.txt")
     rows = []
@@ -149,10 +179,23 @@ def main() -> None:
             rows += bench_corpus(label, text, name, args.runs, args.threads, python_ref=(i == 0))
     table = []
     for r in rows:
-        base = next((x["mb_per_s"] for x in rows if x["encoder"] == "tiktoken" and x["setting"] == r["setting"]
-                     and x["corpus"] == r["corpus"]), None)
-        table.append([r["corpus"], r["setting"], r["encoder"], f"{r['mb_per_s']:.1f}",
-                      f"{r['mb_per_s'] / base:.2f}x" if base else ""])
+        base = next(
+            (
+                x["mb_per_s"]
+                for x in rows
+                if x["encoder"] == "tiktoken" and x["setting"] == r["setting"] and x["corpus"] == r["corpus"]
+            ),
+            None,
+        )
+        table.append(
+            [
+                r["corpus"],
+                r["setting"],
+                r["encoder"],
+                f"{r['mb_per_s']:.1f}",
+                f"{r['mb_per_s'] / base:.2f}x" if base else "",
+            ]
+        )
     print(f"# BPE encoding benchmarks ({machine()}, {args.threads} threads for 'all cores')\n")
     print(markdown_table(["corpus", "ranks, setting", "encoder", "MB/s", "vs tiktoken"], table))
     save_results("bpe_encode", {"encoding": [r for r in rows if r["corpus"] == "gutenberg 10 MB"]})

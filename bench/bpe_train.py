@@ -63,12 +63,15 @@ def child(trainer: str, corpus: str, max_bytes: int, vocab: int, runs: int) -> d
 
         def fn():
             tk = Tokenizer(models.BPE())
-            tk.pre_tokenizer = pre_tokenizers.Sequence([
-                pre_tokenizers.Split(Regex(GPT2_PATTERN), behavior="isolated"),
-                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-            ])
-            tr = trainers.BpeTrainer(vocab_size=vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                     show_progress=False)
+            tk.pre_tokenizer = pre_tokenizers.Sequence(
+                [
+                    pre_tokenizers.Split(Regex(GPT2_PATTERN), behavior="isolated"),
+                    pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+                ]
+            )
+            tr = trainers.BpeTrainer(
+                vocab_size=vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+            )
             tk.train_from_iterator(docs, tr)
             return tk
 
@@ -78,9 +81,17 @@ def child(trainer: str, corpus: str, max_bytes: int, vocab: int, runs: int) -> d
     else:
         raise SystemExit(f"unknown trainer {trainer}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"trainer": trainer, "corpus": corpus, "bytes": len(text.encode()), "vocab": vocab, "seconds": secs,
-            "peak_rss_mb": peak / 1024, "extra_rss_mb": (peak - base_rss) / 1024, "n_merges": n_merges,
-            "merges": [m.hex() for m in merged] if merged is not None else None}
+    return {
+        "trainer": trainer,
+        "corpus": corpus,
+        "bytes": len(text.encode()),
+        "vocab": vocab,
+        "seconds": secs,
+        "peak_rss_mb": peak / 1024,
+        "extra_rss_mb": (peak - base_rss) / 1024,
+        "n_merges": n_merges,
+        "merges": [m.hex() for m in merged] if merged is not None else None,
+    }
 
 
 def run_child(trainer: str, corpus: str, max_bytes: int, vocab: int, runs: int) -> dict:
@@ -110,12 +121,22 @@ def python_trainers(args) -> list[list[object]]:
         naive_s, naive = median_time(lambda: train_naive(text, 768), args.naive_runs, warmup=0)
         assert naive == fast, "naive and optimized merges differ"
         rows.append(["naive Python, 512 merges, Tiny Shakespeare", f"{naive_s:.1f} s", "1x (oracle)"])
-    rows.append(["optimized Python, 512 merges, Tiny Shakespeare", f"{fast_s:.2f} s",
-                 f"{naive_s / fast_s:.0f}x faster than naive" if not args.skip_naive else ""])
+    rows.append(
+        [
+            "optimized Python, 512 merges, Tiny Shakespeare",
+            f"{fast_s:.2f} s",
+            f"{naive_s / fast_s:.0f}x faster than naive" if not args.skip_naive else "",
+        ]
+    )
     r = run_child("bpe (python)", "gutenberg-en.txt", TEN_MB, 2048, args.runs)
     original = ORIGINAL_PER_MERGE * 1792
-    rows.append(["optimized Python, 2,048 vocab, 10 MB Gutenberg", f"{r['seconds']:.1f} s",
-                 f"{original / r['seconds']:.0f}x faster than the original's ~{original:.0f} s (issue #2's figure)"])
+    rows.append(
+        [
+            "optimized Python, 2,048 vocab, 10 MB Gutenberg",
+            f"{r['seconds']:.1f} s",
+            f"{original / r['seconds']:.0f}x faster than the original's ~{original:.0f} s (issue #2's figure)",
+        ]
+    )
     args.python_2048 = r
     return rows
 
@@ -134,8 +155,17 @@ def rust_vs_competitors(args) -> tuple[list[list[object]], list[dict]]:
             r = ours if trainer == "bpe-rs" else run_child(trainer, corpus, max_bytes, vocab, args.runs)
             if max_bytes == TEN_MB:
                 results.append({k: r[k] for k in ("trainer", "vocab", "seconds", "peak_rss_mb")})
-            rows.append([label, f"{vocab:,}", trainer, f"{r['seconds']:.2f}", f"{r['seconds'] / ours['seconds']:.2f}x",
-                         f"{r['peak_rss_mb']:.0f} (+{r['extra_rss_mb']:.0f})", same_prefix(ours["merges"], r["merges"])])
+            rows.append(
+                [
+                    label,
+                    f"{vocab:,}",
+                    trainer,
+                    f"{r['seconds']:.2f}",
+                    f"{r['seconds'] / ours['seconds']:.2f}x",
+                    f"{r['peak_rss_mb']:.0f} (+{r['extra_rss_mb']:.0f})",
+                    same_prefix(ours["merges"], r["merges"]),
+                ]
+            )
             print(rows[-1], file=sys.stderr)
     return rows, results
 
@@ -157,8 +187,20 @@ def main() -> None:
     print(markdown_table(["trainer", "median time", "speed-up"], python_trainers(args)))
     print()
     rows, results = rust_vs_competitors(args)
-    print(markdown_table(["corpus", "vocab", "trainer", "seconds", "time vs bpe-rs", "peak RSS MB (+training)",
-                          "merges equal to bpe-rs"], rows))
+    print(
+        markdown_table(
+            [
+                "corpus",
+                "vocab",
+                "trainer",
+                "seconds",
+                "time vs bpe-rs",
+                "peak RSS MB (+training)",
+                "merges equal to bpe-rs",
+            ],
+            rows,
+        )
+    )
     save_results("bpe_train", {"training": results})
     plot = plot_bpe()
     print(f"\n{time.time() - t0:.0f} s in all" + (f"; plot: {plot}" if plot else ""))

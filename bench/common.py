@@ -70,8 +70,9 @@ def _grouped_bars(ax, rows: list[dict], group: str, series: str, value: str, lab
     for k, name in enumerate(names):
         values = [next((r[value] for r in rows if r[series] == name and r[group] == g), 0) for g in groups]
         ax.bar([i + k * width for i in range(len(groups))], values, width, label=name)
-    ax.set_xticks([i + width * (len(names) - 1) / 2 for i in range(len(groups))], [label(g) for g in groups],
-                  fontsize=8)
+    ax.set_xticks(
+        [i + width * (len(names) - 1) / 2 for i in range(len(groups))], [label(g) for g in groups], fontsize=8
+    )
     ax.legend(fontsize=8)
 
 

@@ -98,7 +98,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         src = tmp / "slice.txt"
-        text = CORPUS.read_bytes()[:int(args.mb * 1e6)].decode("utf-8", errors="ignore")
+        text = CORPUS.read_bytes()[: int(args.mb * 1e6)].decode("utf-8", errors="ignore")
         src.write_text(text, encoding="utf-8")
         rows = []
         pipe, bare, data = time_prepare(src, "gpt2", tmp / "tiktoken", args.workers, args.repeats)
@@ -112,8 +112,10 @@ def main() -> None:
             a = [f.read_bytes()[HEADER_BYTES:] for f in sorted(data.glob("*.bin"))]
             b = [f.read_bytes()[HEADER_BYTES:] for f in sorted(out.glob("*.bin"))]
             same = "; tokens identical to tiktoken's" if a == b else "; tokens DIFFER from tiktoken's"
-        print(f"\n### prepare: gpt2 tokenizer, {src.stat().st_size / 1e6:.1f} MB of gutenberg-en.txt, "
-              f"{args.workers} workers, median of {args.repeats}\n")
+        print(
+            f"\n### prepare: gpt2 tokenizer, {src.stat().st_size / 1e6:.1f} MB of gutenberg-en.txt, "
+            f"{args.workers} workers, median of {args.repeats}\n"
+        )
         print("| tokenizer | prepare.py MB/s | bare encode_ordinary_batch MB/s |\n|---|---|---|")
         for name, pipe, bare in rows:
             print(f"| {name} | {pipe:.1f} | {bare:.1f} |")
@@ -123,8 +125,10 @@ def main() -> None:
             print(f"\n{bpe_note}{same}")
 
         print(f"\n### loader: next_batch() for B=64, T=1024, {args.calls} calls, median of {args.repeats} runs\n")
-        print("| loader | median ms | mean ms (incl. shard/epoch switches) | mean CPU ms | CPU mean as % of a 100 ms "
-              "H100 step |\n|---|---|---|---|---|")
+        print(
+            "| loader | median ms | mean ms (incl. shard/epoch switches) | mean CPU ms | CPU mean as % of a 100 ms "
+            "H100 step |\n|---|---|---|---|---|"
+        )
         for kind in KINDS:
             med, mean, cpu = time_loader(kind, data, args.repeats, args.calls)
             print(f"| {kind} | {med:.3f} | {mean:.3f} | {cpu:.3f} | {100 * cpu / H100_STEP_MS:.2f}% |")

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import torch
-from common import machine, markdown_table
 
+from common import machine, markdown_table
 from gpt2 import flops
 from gpt2.model import GPT, GPTConfig
 from scratch.plot import plt, save_figure
@@ -55,6 +55,7 @@ def fwd_bwd(model, idx, hf: bool = False):
         model.zero_grad(set_to_none=True)
         loss = model(idx, labels=idx).loss if hf else model(idx[:, :-1], idx[:, 1:])[1]
         loss.backward()
+
     return step
 
 
@@ -66,26 +67,43 @@ def cpu_bench(args) -> list[tuple[str, float, str]]:
     ours = GPT(GPTConfig.from_preset("gpt2"))
     padded = GPT(GPTConfig.from_preset("gpt2", pad_vocab_to=64))
     hf = GPT2LMHeadModel(GPT2Config(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))  # its default: sdpa attention
-    steps = {"ours": fwd_bwd(ours, idx), "ours, vocab padded to 50304": fwd_bwd(padded, idx),
-             "HF GPT2LMHeadModel": fwd_bwd(hf, idx[:, :T], hf=True)}  # HF shifts inside: the same T positions
+    steps = {
+        "ours": fwd_bwd(ours, idx),
+        "ours, vocab padded to 50304": fwd_bwd(padded, idx),
+        "HF GPT2LMHeadModel": fwd_bwd(hf, idx[:, :T], hf=True),
+    }  # HF shifts inside: the same T positions
     times = interleaved_medians(steps, args.repeats, "cpu")
     del padded, hf
     rows = [(f"{name}: fwd+bwd {B}x{T} fp32", statistics.median(t), "s/step") for name, t in times.items()]
     ratios = [a / b for a, b in zip(times["ours"], times["HF GPT2LMHeadModel"])]
     rows.append(("ours / HF, same round (median ratio)", statistics.median(ratios), "x"))
-    rows.append(("nanoGPT model (cited): fwd+bwd 1x1024 fp32, from issue 5, measured earlier on this machine type, "
-                 "not in this run", NANOGPT_CPU_STEP_S, "s/step"))
+    rows.append(
+        (
+            "nanoGPT model (cited): fwd+bwd 1x1024 fp32, from issue 5, measured earlier on this machine type, "
+            "not in this run",
+            NANOGPT_CPU_STEP_S,
+            "s/step",
+        )
+    )
     return rows + generation_bench(ours.eval(), args, "cpu")
 
 
 def generation_bench(model: GPT, args, device: str) -> list[tuple[str, float, str]]:
     prompt = torch.randint(0, 50257, (1, args.prompt_len), device=device)
     n = args.gen_tokens
-    runs = {label: (lambda c=use_cache: model.generate(prompt, n, temperature=0, use_cache=c))
-            for label, use_cache in [("with KV cache", True), ("without KV cache (full recompute)", False)]}
+    runs = {
+        label: (lambda c=use_cache: model.generate(prompt, n, temperature=0, use_cache=c))
+        for label, use_cache in [("with KV cache", True), ("without KV cache (full recompute)", False)]
+    }
     times = interleaved_medians(runs, args.repeats, device)
-    return [(f"{label}: generate {n} tokens after a {args.prompt_len}-token prompt, batch 1",
-             n / statistics.median(t), "tokens/s") for label, t in times.items()]
+    return [
+        (
+            f"{label}: generate {n} tokens after a {args.prompt_len}-token prompt, batch 1",
+            n / statistics.median(t),
+            "tokens/s",
+        )
+        for label, t in times.items()
+    ]
 
 
 def gpu_bench(args) -> list[tuple[str, float, str]]:
@@ -109,18 +127,24 @@ def gpu_bench(args) -> list[tuple[str, float, str]]:
     tps = B * T / t
     util = flops.mfu(model.flops_per_token(T) * tps, device, torch.bfloat16)
     name = torch.cuda.get_device_name(device)
-    rows = [(f"{name}: train step {B}x{T} bf16 + compile", t * 1e3, "ms/step"),
-            (f"{name}: training throughput", tps, "tokens/s"),
-            (f"{name}: MFU (peak {flops.peak_flops(device) or float('nan'):.3g} FLOP/s)",
-             100 * util if util is not None else float("nan"), "%")]
+    rows = [
+        (f"{name}: train step {B}x{T} bf16 + compile", t * 1e3, "ms/step"),
+        (f"{name}: training throughput", tps, "tokens/s"),
+        (
+            f"{name}: MFU (peak {flops.peak_flops(device) or float('nan'):.3g} FLOP/s)",
+            100 * util if util is not None else float("nan"),
+            "%",
+        ),
+    ]
     return rows + generation_bench(model.eval(), args, device)
 
 
 def plot(rows, path: Path) -> None:
     units = [u for u in dict.fromkeys(r[2] for r in rows) if u != "x"]  # ratios are in the table only
     groups = [[r for r in rows if r[2] == unit] for unit in units]
-    fig, axes = plt.subplots(len(groups), 1, figsize=(9, 1.6 * len(rows) / len(groups) + 1.5 * len(groups)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(groups), 1, figsize=(9, 1.6 * len(rows) / len(groups) + 1.5 * len(groups)), squeeze=False
+    )
     for ax, group in zip(axes[:, 0], groups):
         names = [r[0].split(":")[0].replace("(cited)", "(cited, not this run)") for r in group]  # setting: x label
         ax.barh(names, [r[1] for r in group], color=["tab:gray" if "cited" in n else "tab:blue" for n in names])
@@ -151,8 +175,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows = cpu_bench(args) if args.device == "cpu" else gpu_bench(args)
-    print(f"\n{machine()}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, median of {args.repeats} "
-          f"runs, load average before: {LOAD_BEFORE}\n")
+    print(
+        f"\n{machine()}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, median of {args.repeats} "
+        f"runs, load average before: {LOAD_BEFORE}\n"
+    )
     print(markdown_table(["what", "value", "unit"], [[what, f"{value:,.3f}", unit] for what, value, unit in rows]))
     if args.plot:
         plot(rows, Path(args.plot))

@@ -1,4 +1,4 @@
-"""Raw text to a trained GPT-2 that writes, in one command: `python gpt-2/demo.py --help` (the work is in gpt2/demo.py)."""
+"""Raw text to a trained GPT-2 that writes, in one command: `python gpt-2/demo.py --help` (the work: gpt2/demo.py)."""
 
 from gpt2.demo import main
 

@@ -1,4 +1,4 @@
-"""The tokenizer-effect experiment: `python gpt-2/tokenizer_experiment.py --help` (the work is in gpt2/tokenizer_experiment.py)."""
+"""The tokenizer-effect experiment: `python gpt-2/tokenizer_experiment.py --help` (gpt2/tokenizer_experiment.py)."""
 
 from gpt2.tokenizer_experiment import main
 

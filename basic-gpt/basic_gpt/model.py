@@ -15,14 +15,14 @@ from torch.nn import functional as F
 @dataclass
 class GPTConfig:
     vocab_size: int = 65
-    block_size: int = 8      # context length T
+    block_size: int = 8  # context length T
     n_layer: int = 3
     n_head: int = 4
     n_embd: int = 32
-    dropout: float = 0.0     # scaled stage only
-    rope: bool = False       # scaled stage: rotary position embeddings instead of a learned wpe table
+    dropout: float = 0.0  # scaled stage only
+    rope: bool = False  # scaled stage: rotary position embeddings instead of a learned wpe table
     tie_weights: bool = False  # scaled stage: lm_head shares wte's matrix
-    flash: bool = False      # scaled stage: F.scaled_dot_product_attention instead of the written-out math
+    flash: bool = False  # scaled stage: F.scaled_dot_product_attention instead of the written-out math
 
 
 class CharLM(nn.Module):
@@ -46,11 +46,17 @@ class CharLM(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Extend idx (B, T) by max_new_tokens sampled characters; the model sees at most block_size of them."""
         for _ in range(max_new_tokens):
-            idx_cond = idx[:, -self.config.block_size:]
+            idx_cond = idx[:, -self.config.block_size :]
             logits = self.logits(idx_cond)[:, -1, :] / temperature  # (B, vocab_size): last position only
             if top_k is not None:
                 v, _ = torch.topk(logits, min(top_k, logits.size(-1)))

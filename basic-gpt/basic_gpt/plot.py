@@ -7,14 +7,24 @@ from pathlib import Path
 from scratch.plot import plt, save_figure
 
 
-def plot_val_curves(curves: dict[str, list[dict]], path: Path, title: str, x: str = "iter",
-                    xlabel: str = "iteration", hlines: tuple[float, ...] = (), ylim: tuple[float, float] | None = None
-                    ) -> None:
+def plot_val_curves(
+    curves: dict[str, list[dict]],
+    path: Path,
+    title: str,
+    x: str = "iter",
+    xlabel: str = "iteration",
+    hlines: tuple[float, ...] = (),
+    ylim: tuple[float, float] | None = None,
+) -> None:
     """One line per run: history records' `x` against their whole-split val loss; final loss in the legend."""
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, hist in curves.items():
-        ax.plot([h[x] for h in hist], [h["val_loss"] for h in hist], marker=".",
-                label=f"{name} ({hist[-1]['val_loss']:.3f})")
+        ax.plot(
+            [h[x] for h in hist],
+            [h["val_loss"] for h in hist],
+            marker=".",
+            label=f"{name} ({hist[-1]['val_loss']:.3f})",
+        )
     for y in hlines:
         ax.axhline(y, color="gray", lw=0.8, ls="--")
     if ylim:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +31,13 @@ class TrainConfig:
     max_iters: int = 5000
     batch_size: int = 32
     lr: float = 1e-3
-    min_lr: float | None = None   # cosine schedule floor; None: lr / 10
+    min_lr: float | None = None  # cosine schedule floor; None: lr / 10
     warmup_iters: int = 0
-    schedule: str = "constant"    # "constant" or "cosine" (after linear warmup)
-    weight_decay: float = 0.01    # on matrices and embeddings only, not biases or LayerNorm gains
+    schedule: str = "constant"  # "constant" or "cosine" (after linear warmup)
+    weight_decay: float = 0.01  # on matrices and embeddings only, not biases or LayerNorm gains
     betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float = 1.0
-    eval_interval: int = 500      # 0: evaluate only at the end
+    eval_interval: int = 500  # 0: evaluate only at the end
     eval_train_windows: int = 2000  # train loss on this many fixed windows (the whole train split is 9x val)
     seed: int = 1337
     time_budget_s: float | None = None  # train for this many seconds (wall, evaluation excluded) instead of
@@ -87,7 +85,7 @@ def split_loss(model: CharLM, data: torch.Tensor, max_windows: int | None = None
     """Mean loss over every non-overlapping block_size window of `data` (or max_windows evenly spaced ones)."""
     T = model.config.block_size
     n = (len(data) - 1) // T
-    x, y = data[:n * T].view(n, T), data[1:n * T + 1].view(n, T)
+    x, y = data[: n * T].view(n, T), data[1 : n * T + 1].view(n, T)
     if max_windows is not None and n > max_windows:
         keep = torch.linspace(0, n - 1, max_windows).long()
         x, y = x[keep], y[keep]
@@ -96,15 +94,17 @@ def split_loss(model: CharLM, data: torch.Tensor, max_windows: int | None = None
     model.eval()
     total = 0.0
     for i in range(0, len(x), batch_size):
-        logits = model.logits(x[i:i + batch_size].to(device))
-        total += F.cross_entropy(logits.flatten(0, 1).float(), y[i:i + batch_size].flatten().to(device),
-                                 reduction="sum").item()
+        logits = model.logits(x[i : i + batch_size].to(device))
+        total += F.cross_entropy(
+            logits.flatten(0, 1).float(), y[i : i + batch_size].flatten().to(device), reduction="sum"
+        ).item()
     model.train(was_training)
     return total / y.numel()
 
 
-def train_step(model: CharLM, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-               grad_clip: float = 1.0) -> float:
+def train_step(
+    model: CharLM, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, grad_clip: float = 1.0
+) -> float:
     """One optimizer step on one batch; returns the batch loss."""
     _, loss = model(x, y)
     opt.zero_grad(set_to_none=True)
@@ -115,8 +115,14 @@ def train_step(model: CharLM, opt: torch.optim.Optimizer, x: torch.Tensor, y: to
     return loss.item()
 
 
-def train(model: CharLM, train_data: torch.Tensor, val_data: torch.Tensor, cfg: TrainConfig,
-          log_path: Path | None = None, progress: bool = True) -> list[dict]:
+def train(
+    model: CharLM,
+    train_data: torch.Tensor,
+    val_data: torch.Tensor,
+    cfg: TrainConfig,
+    log_path: Path | None = None,
+    progress: bool = True,
+) -> list[dict]:
     """Train with AdamW; evaluate at intervals and at the end. Returns (and appends to log_path as JSONL) records
     {iter, train_loss, val_loss, lr, time_s, cpu_s}; time_s/cpu_s count training only, not evaluation."""
     device = next(model.parameters()).device
@@ -129,16 +135,26 @@ def train(model: CharLM, train_data: torch.Tensor, val_data: torch.Tensor, cfg: 
     model.train()
 
     def evaluate(it: int, lr: float) -> None:
-        rec = dict(iter=it, train_loss=split_loss(model, train_data, cfg.eval_train_windows),
-                   val_loss=split_loss(model, val_data), lr=lr, time_s=round(train_s, 3), cpu_s=round(cpu_s, 3))
+        rec = dict(
+            iter=it,
+            train_loss=split_loss(model, train_data, cfg.eval_train_windows),
+            val_loss=split_loss(model, val_data),
+            lr=lr,
+            time_s=round(train_s, 3),
+            cpu_s=round(cpu_s, 3),
+        )
         history.append(rec)
         if log_path is not None:
             with open(log_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
         bar.set_postfix(train=f"{rec['train_loss']:.4f}", val=f"{rec['val_loss']:.4f}")
 
-    bar = tqdm(total=cfg.time_budget_s or cfg.max_iters, disable=not progress, dynamic_ncols=True,
-               desc="train (s)" if cfg.time_budget_s else "train")
+    bar = tqdm(
+        total=cfg.time_budget_s or cfg.max_iters,
+        disable=not progress,
+        dynamic_ncols=True,
+        desc="train (s)" if cfg.time_budget_s else "train",
+    )
     lr, it = cfg.lr, 0
     while (train_s < cfg.time_budget_s) if cfg.time_budget_s else (it < cfg.max_iters):
         if cfg.eval_interval and it % cfg.eval_interval == 0:
@@ -163,8 +179,9 @@ def save_checkpoint(path: Path, model: CharLM, tokenizer: CharTokenizer, stage: 
     """Everything needed to rebuild the model and its vocabulary; written atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = dict(stage=stage, config=dataclasses.asdict(model.config), chars=tokenizer.chars,
-                model=model.state_dict(), **extra)
+    ckpt = dict(
+        stage=stage, config=dataclasses.asdict(model.config), chars=tokenizer.chars, model=model.state_dict(), **extra
+    )
     with atomic_open(path) as f:
         torch.save(ckpt, f)
 
@@ -179,8 +196,15 @@ def load_checkpoint(path: Path, device: str = "cpu") -> tuple[CharLM, CharTokeni
     return model.to(device).eval(), CharTokenizer(ckpt["chars"])
 
 
-def sample(model: CharLM, tokenizer: CharTokenizer, prompt: str = "\n", max_new_tokens: int = 500,
-           seed: int = 1337, temperature: float = 1.0, top_k: int | None = None) -> str:
+def sample(
+    model: CharLM,
+    tokenizer: CharTokenizer,
+    prompt: str = "\n",
+    max_new_tokens: int = 500,
+    seed: int = 1337,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+) -> str:
     """Generate text after `prompt` (which must use only vocabulary characters); same seed, same text."""
     if not prompt:
         raise ValueError("prompt is empty: give at least one character (the default is a newline)")

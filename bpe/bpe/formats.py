@@ -54,8 +54,12 @@ Pair = tuple[int, int]
 
 # ------------------------------------------------------------------------------------------------ our format
 def save_model(
-    prefix: str | os.PathLike, mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int], pattern: str,
-    name: str, merges: Sequence[Pair] | None = None,
+    prefix: str | os.PathLike,
+    mergeable_ranks: dict[bytes, int],
+    special_tokens: dict[str, int],
+    pattern: str,
+    name: str,
+    merges: Sequence[Pair] | None = None,
 ) -> Path:
     """Write PREFIX.model and PREFIX.vocab; returns the .model path. With merges, the file stores them (the ranks
     follow from them); without (a tokenizer imported from tiktoken), it stores the ranks."""
@@ -124,8 +128,9 @@ def load_model(path: str | os.PathLike) -> dict[str, Any]:
     )
 
 
-def _spec(ranks: dict[bytes, int], specials: dict[str, int], pattern: str, name: str,
-          merges: list[Pair] | None = None) -> dict[str, Any]:
+def _spec(
+    ranks: dict[bytes, int], specials: dict[str, int], pattern: str, name: str, merges: list[Pair] | None = None
+) -> dict[str, Any]:
     return {"mergeable_ranks": ranks, "special_tokens": specials, "pattern": pattern, "name": name, "merges": merges}
 
 
@@ -207,7 +212,10 @@ def onig_pattern(pattern: str) -> str:
 
 
 def export_hf(
-    path: str | os.PathLike, mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int], pattern: str,
+    path: str | os.PathLike,
+    mergeable_ranks: dict[bytes, int],
+    special_tokens: dict[str, int],
+    pattern: str,
     merges: Sequence[Pair] | None = None,
 ) -> Path:
     """Write a HuggingFace `tokenizers` tokenizer.json (Split by our pattern, byte-level BPE, ByteLevel decoder).
@@ -228,8 +236,15 @@ def export_hf(
     else:
         hf_merges = [[enc(a), enc(b)] for a, b in merges_from_ranks(mergeable_ranks)]
     added = [
-        {"id": i, "content": s, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
-         "special": True}
+        {
+            "id": i,
+            "content": s,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": True,
+        }
         for s, i in sorted(special_tokens.items(), key=lambda kv: kv[1])
     ]
     spec = {
@@ -241,19 +256,24 @@ def export_hf(
         "pre_tokenizer": {
             "type": "Sequence",
             "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": onig_pattern(pattern)}, "behavior": "Isolated",
-                 "invert": False},
+                {"type": "Split", "pattern": {"Regex": onig_pattern(pattern)}, "behavior": "Isolated", "invert": False},
                 {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
             ],
         },
         "post_processor": None,
         "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
         "model": {
-            "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-            "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
             # tiktoken (and our engine) take a piece that is itself a token as is, before any merging
             "ignore_merges": True,
-            "vocab": vocab, "merges": hf_merges,
+            "vocab": vocab,
+            "merges": hf_merges,
         },
     }
     path = Path(path)

@@ -25,8 +25,16 @@ import regex
 
 from bpe_rs import CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN
 
-__all__ = ["CL100K_PATTERN", "GPT2_PATTERN", "O200K_PATTERN", "PATTERNS", "pretokenize", "resolve_pattern",
-           "special_regex", "split_special"]
+__all__ = [
+    "CL100K_PATTERN",
+    "GPT2_PATTERN",
+    "O200K_PATTERN",
+    "PATTERNS",
+    "pretokenize",
+    "resolve_pattern",
+    "special_regex",
+    "split_special",
+]
 
 # Short names accepted wherever a pattern is asked for ("gpt4" is cl100k, as in minbpe).
 PATTERNS = {"gpt2": GPT2_PATTERN, "gpt4": CL100K_PATTERN, "cl100k": CL100K_PATTERN, "o200k": O200K_PATTERN}

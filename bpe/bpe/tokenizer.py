@@ -73,9 +73,13 @@ class Tokenizer:
     # ------------------------------------------------------------------------------------------ constructors
     @classmethod
     def from_merges(
-        cls, merges: Sequence[Pair], special_tokens: Sequence[str] | dict[str, int] = (), pattern: str = GPT2_PATTERN,
-        name: str = "bpe", backend: Backend = "rust",
-    ) -> "Tokenizer":
+        cls,
+        merges: Sequence[Pair],
+        special_tokens: Sequence[str] | dict[str, int] = (),
+        pattern: str = GPT2_PATTERN,
+        name: str = "bpe",
+        backend: Backend = "rust",
+    ) -> Tokenizer:
         """Ids 0..255 are bytes, 256 + i is merge i; special tokens follow unless given ids."""
         ranks = ranks_from_merges(merges)
         if not isinstance(special_tokens, dict):
@@ -94,7 +98,7 @@ class Tokenizer:
         workers: int | None = None,
         progress: bool = False,
         name: str = "bpe",
-    ) -> "Tokenizer":
+    ) -> Tokenizer:
         """Train on a string or a file. All three trainers give the same merges (tests/bpe/test_training.py)."""
         if text is None and path is None:
             raise ValueError("nothing to train on: pass a text or a path")
@@ -102,12 +106,21 @@ class Tokenizer:
         if trainer == "rust":
             callback = _tqdm_callback() if progress else None
             merges, unique = _call_rust(
-                bpe_rs.train, text, None if path is None else str(path), num_merges, resolve_pattern(pattern),
-                list(special_tokens), workers or 0, callback,
+                bpe_rs.train,
+                text,
+                None if path is None else str(path),
+                num_merges,
+                resolve_pattern(pattern),
+                list(special_tokens),
+                workers or 0,
+                callback,
             )
         elif trainer == "python":
-            counts = (training.count_pretokens(text, pattern, special_tokens) if path is None
-                      else training.count_pretokens_file(path, pattern, special_tokens, workers))
+            counts = (
+                training.count_pretokens(text, pattern, special_tokens)
+                if path is None
+                else training.count_pretokens_file(path, pattern, special_tokens, workers)
+            )
             merges, unique = training.train_counts(counts, num_merges, progress), len(counts)
         elif trainer == "naive":
             if text is None:
@@ -122,15 +135,16 @@ class Tokenizer:
         return tok
 
     @classmethod
-    def from_tiktoken(cls, encoding, backend: Backend = "rust") -> "Tokenizer":
+    def from_tiktoken(cls, encoding, backend: Backend = "rust") -> Tokenizer:
         """Run a tiktoken Encoding (or its name: gpt2, r50k_base, cl100k_base, o200k_base) through our engine."""
         if isinstance(encoding, str):
             encoding = tiktoken.get_encoding(encoding)
-        return cls(encoding._mergeable_ranks, encoding._special_tokens, encoding._pat_str, encoding.name,
-                   backend=backend)
+        return cls(
+            encoding._mergeable_ranks, encoding._special_tokens, encoding._pat_str, encoding.name, backend=backend
+        )
 
     @classmethod
-    def load(cls, path: str | os.PathLike, backend: Backend = "rust") -> "Tokenizer":
+    def load(cls, path: str | os.PathLike, backend: Backend = "rust") -> Tokenizer:
         """Load our `.model` file, or a `minbpe v1` / `simple-bpe v1` one (formats.py reads it; we build)."""
         spec = formats.load_model(path)
         try:
@@ -140,8 +154,9 @@ class Tokenizer:
 
     def save(self, prefix: str | os.PathLike) -> Path:
         """Write PREFIX.model (for load) and PREFIX.vocab (for people); returns the .model path."""
-        return formats.save_model(prefix, self.mergeable_ranks, self.special_tokens, self.pattern, self.name,
-                                  self.merges)
+        return formats.save_model(
+            prefix, self.mergeable_ranks, self.special_tokens, self.pattern, self.name, self.merges
+        )
 
     # ------------------------------------------------------------------------------------------ properties
     @functools.cached_property
@@ -216,7 +231,11 @@ class Tokenizer:
             return list(pool.map(self.encode_ordinary, texts))
 
     def encode_batch(
-        self, texts: Sequence[str], *, num_threads: int = 8, allowed_special: AllowedSpecial = frozenset(),
+        self,
+        texts: Sequence[str],
+        *,
+        num_threads: int = 8,
+        allowed_special: AllowedSpecial = frozenset(),
         disallowed_special: AllowedSpecial = "all",
     ) -> list[list[int]]:
         allowed = set()
@@ -228,8 +247,14 @@ class Tokenizer:
         with ThreadPoolExecutor(num_threads) as pool:
             return list(pool.map(fn, texts))
 
-    def encode_to_numpy(self, text: str, *, allowed_special: AllowedSpecial = frozenset(),
-                        disallowed_special: AllowedSpecial = "all", num_threads: int = 1) -> np.ndarray:
+    def encode_to_numpy(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = frozenset(),
+        disallowed_special: AllowedSpecial = "all",
+        num_threads: int = 1,
+    ) -> np.ndarray:
         """Token ids as a numpy array: uint16 when every id fits (n_vocab <= 65536), else uint32.
 
         `num_threads` (not in tiktoken; Rust engine only): other than 1 (0 = all cores), the text is cut at safe
@@ -246,8 +271,12 @@ class Tokenizer:
         return np.dtype(np.uint16 if self.n_vocab <= 1 << 16 else np.uint32)
 
     def encode_iterable(
-        self, texts: Iterable[str] | str | os.PathLike, *, allowed_special: AllowedSpecial = frozenset(),
-        disallowed_special: AllowedSpecial = "all", chunk_chars: int = 1 << 20,
+        self,
+        texts: Iterable[str] | str | os.PathLike,
+        *,
+        allowed_special: AllowedSpecial = frozenset(),
+        disallowed_special: AllowedSpecial = "all",
+        chunk_chars: int = 1 << 20,
     ) -> Iterator[int]:
         """Stream ids from an iterable of strings (an open text file works) or a path, in bounded memory.
 
@@ -278,8 +307,12 @@ class Tokenizer:
             raise FileNotFoundError(f"{path} not found: check the path")
         with open(path, encoding="utf-8", newline="") as f:
             try:
-                yield from self.encode_iterable(iter(lambda: f.read(chunk_chars), ""), allowed_special=allowed_special,
-                                                disallowed_special=disallowed_special, chunk_chars=chunk_chars)
+                yield from self.encode_iterable(
+                    iter(lambda: f.read(chunk_chars), ""),
+                    allowed_special=allowed_special,
+                    disallowed_special=disallowed_special,
+                    chunk_chars=chunk_chars,
+                )
             except UnicodeDecodeError as e:
                 raise ValueError(f"{path} is not UTF-8 text ({e.reason}); convert it first") from None
 
@@ -351,8 +384,9 @@ def _tqdm_callback():
     def update(phase: str, done: int, phase_total: int) -> None:
         bar = bars.get(phase)
         if bar is None:
-            bar = bars[phase] = tqdm(total=phase_total or None, desc=phase, unit="merge" if phase == "merging" else "MB",
-                                     leave=False)
+            bar = bars[phase] = tqdm(
+                total=phase_total or None, desc=phase, unit="merge" if phase == "merging" else "MB", leave=False
+            )
         bar.update(done - bar.n)
         if phase_total and done >= phase_total:
             bar.close()

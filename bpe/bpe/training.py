@@ -160,16 +160,14 @@ class _Desc:
     def __init__(self, b: bytes):
         self.b = b
 
-    def __lt__(self, other: "_Desc") -> bool:
+    def __lt__(self, other: _Desc) -> bool:
         return other.b < self.b
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Desc) and self.b == other.b
 
 
-def train_counts(
-    word_counts: dict[bytes, int], num_merges: int, progress: bool = False
-) -> list[Pair]:
+def train_counts(word_counts: dict[bytes, int], num_merges: int, progress: bool = False) -> list[Pair]:
     """Merges from unique pre-tokens and their counts, updating pair counts incrementally.
 
     Each merge touches only the words that contain the merged pair (found through `where`), subtracting their old

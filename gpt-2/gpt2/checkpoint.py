@@ -54,15 +54,20 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         if "Unsupported global" not in str(e):
             raise ValueError(f"{path} is not a readable checkpoint (corrupted, or not a torch.save file)") from e
         found = next((line.strip() for line in str(e).splitlines() if "Unsupported global" in line), "")
-        raise ValueError(f"{path} holds objects other than tensors and plain Python values ({found}); it was not "
-                         f"loaded: weights_only=True never runs code from a file") from e
+        raise ValueError(
+            f"{path} holds objects other than tensors and plain Python values ({found}); it was not "
+            f"loaded: weights_only=True never runs code from a file"
+        ) from e
     except Exception as e:  # truncated zip, random bytes, ...: torch raises RuntimeError, KeyError, EOFError
-        raise ValueError(f"{path} is not a readable checkpoint (corrupted or truncated?): "
-                         f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+        raise ValueError(
+            f"{path} is not a readable checkpoint (corrupted or truncated?): "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        ) from e
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
         have = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"{path} is not a gpt2 checkpoint: expected a dict with keys {list(REQUIRED_KEYS)}, "
-                         f"found {have}")
+        raise ValueError(
+            f"{path} is not a gpt2 checkpoint: expected a dict with keys {list(REQUIRED_KEYS)}, found {have}"
+        )
     return state
 
 
@@ -75,13 +80,22 @@ def model_from_checkpoint(state: dict) -> GPT:
     expected = model.state_dict()
     missing = [k for k in expected if k not in weights]
     unexpected = [k for k in weights if k not in expected]
-    shapes = [f"{k}: checkpoint {tuple(weights[k].shape)} vs config {tuple(v.shape)}"
-              for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    shapes = [
+        f"{k}: checkpoint {tuple(weights[k].shape)} vs config {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in weights and weights[k].shape != v.shape
+    ]
     if missing or unexpected or shapes:
-        parts = [f"missing {_few(missing)}" if missing else "", f"unexpected {_few(unexpected)}" if unexpected else "",
-                 f"shape mismatch {_few(shapes)}" if shapes else ""]
-        raise ValueError(f"checkpoint weights do not match its config {config}: "
-                         + "; ".join(p for p in parts if p) + ". Was it saved from another model?")
+        parts = [
+            f"missing {_few(missing)}" if missing else "",
+            f"unexpected {_few(unexpected)}" if unexpected else "",
+            f"shape mismatch {_few(shapes)}" if shapes else "",
+        ]
+        raise ValueError(
+            f"checkpoint weights do not match its config {config}: "
+            + "; ".join(p for p in parts if p)
+            + ". Was it saved from another model?"
+        )
     model.load_state_dict(weights)
     return model
 
@@ -90,8 +104,10 @@ def config_from_dict(d: dict) -> GPTConfig:
     known = {f.name for f in fields(GPTConfig)}
     unknown = sorted(set(d) - known)
     if unknown:
-        raise ValueError(f"checkpoint config has fields this GPTConfig does not know: {unknown} "
-                         f"(saved by a newer or different version of gpt2?)")
+        raise ValueError(
+            f"checkpoint config has fields this GPTConfig does not know: {unknown} "
+            f"(saved by a newer or different version of gpt2?)"
+        )
     return GPTConfig(**d)
 
 
@@ -147,8 +163,11 @@ RESUME_MUST_MATCH = ("config", "model", "total_batch_tokens", "micro_batch", "se
 
 def check_resume_compatible(saved: dict, cfg: TrainConfig) -> None:
     """SAVED (a checkpoint's train_config) and CFG agree on everything that decides what the next step computes."""
-    diffs = [f"{k}: checkpoint {saved.get(k)!r} vs now {getattr(cfg, k)!r}"
-             for k in RESUME_MUST_MATCH if saved.get(k) != getattr(cfg, k)]
+    diffs = [
+        f"{k}: checkpoint {saved.get(k)!r} vs now {getattr(cfg, k)!r}"
+        for k in RESUME_MUST_MATCH
+        if saved.get(k) != getattr(cfg, k)
+    ]
     if diffs:
         raise ValueError("cannot resume with different settings (" + "; ".join(diffs) + "): use the run's own flags")
 
@@ -176,8 +195,12 @@ def rng_state() -> dict:
     state = {
         "torch": torch.get_rng_state(),
         "python": {"version": version, "state": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
-                  "cached_gaussian": float(cached)},
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
     }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -190,7 +213,8 @@ def set_rng_state(state: dict) -> None:
     py = state["python"]
     random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss"]))
     npy = state["numpy"]
-    np.random.set_state(("MT19937", npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
-                         npy["cached_gaussian"]))
+    np.random.set_state(
+        ("MT19937", npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"], npy["cached_gaussian"])
+    )
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

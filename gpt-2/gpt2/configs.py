@@ -40,6 +40,8 @@ class Experiment:
 
 
 # fmt: off
+# A table reads best as one: its rows stay as wide as they need.
+# ruff: noqa: E501
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     #          name               pos_emb    mlp       max_lr  warmup loader            what changed
     Experiment("baseline",        "learned", "gelu",   6e-4,   715,   "sequential",     "original GPT-2 architecture, build-nanogpt recipe"),
@@ -133,8 +135,10 @@ class TrainConfig:
         per_micro = self.micro_batch * seq_len * world_size
         if self.total_batch_tokens < per_micro or self.total_batch_tokens % per_micro:
             ranks = f", times {world_size} ranks = {per_micro}" if world_size > 1 else ""
-            raise ValueError(f"tokens per step ({self.total_batch_tokens}) must be a multiple of micro-batch x seq-len "
-                             f"= {self.micro_batch * seq_len} ({self.micro_batch} x {seq_len}{ranks})")
+            raise ValueError(
+                f"tokens per step ({self.total_batch_tokens}) must be a multiple of micro-batch x seq-len "
+                f"= {self.micro_batch * seq_len} ({self.micro_batch} x {seq_len}{ranks})"
+            )
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"a run of {self.max_steps} steps: it needs at least one")
 
@@ -163,7 +167,9 @@ def format_table() -> str:
     """The experiments as a markdown table (printed by `python -m gpt2.configs`)."""
     rows = ["| config | positions | MLP | max lr | warmup | loader | what changed |", "|---|---|---|---|---|---|---|"]
     for e in EXPERIMENTS.values():
-        rows.append(f"| {e.name} | {e.pos_emb} | {e.mlp} | {e.max_lr:g} | {e.warmup_steps} | {e.loader} | {e.description} |")
+        rows.append(
+            f"| {e.name} | {e.pos_emb} | {e.mlp} | {e.max_lr:g} | {e.warmup_steps} | {e.loader} | {e.description} |"
+        )
     return "\n".join(rows)
 
 

@@ -31,8 +31,8 @@ import hashlib
 import json
 import struct
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -66,7 +66,7 @@ def dtype_for_vocab(vocab_size: int, dtype: str = "auto") -> str:
 
 
 def tokenizer_hash(spec: str, tok) -> str:
-    """sha256 (hex) naming a tokenizer's exact vocabulary: of the .model file, else of its pattern, ranks and specials."""
+    """sha256 (hex) naming a tokenizer's exact vocabulary: of the .model file, else of pattern, ranks and specials."""
     path = Path(spec)
     if path.suffix == ".model" and path.is_file():
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -119,8 +119,9 @@ def read_manifest(data_dir: str | Path, allow_incomplete: bool = False, check_sh
     data_dir = Path(data_dir)
     path = data_dir / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: write token shards first with `python gpt-2/prepare.py --out "
-                                f"{data_dir} ...`")
+        raise FileNotFoundError(
+            f"{path} not found: write token shards first with `python gpt-2/prepare.py --out {data_dir} ...`"
+        )
     try:
         m = json.loads(path.read_text())
     except json.JSONDecodeError as e:
@@ -133,8 +134,10 @@ def read_manifest(data_dir: str | Path, allow_incomplete: bool = False, check_sh
     if m["dtype"] == "uint16" and m["vocab_size"] > 2**16:
         raise ValueError(f"{path}: vocab_size {m['vocab_size']} does not fit dtype uint16: rerun prepare.py")
     if not m.get("complete", True) and not allow_incomplete:
-        raise ValueError(f"{data_dir}: prepare.py did not finish ({len(m['shards'])} shards so far): rerun the same "
-                         f"prepare.py command to resume it")
+        raise ValueError(
+            f"{data_dir}: prepare.py did not finish ({len(m['shards'])} shards so far): rerun the same "
+            f"prepare.py command to resume it"
+        )
     for i in range(len(m["shards"]) if check_shards else 0):
         check_shard(data_dir, m, i)
     return m
@@ -144,25 +147,33 @@ def check_shard(data_dir: Path, m: dict, i: int) -> None:
     """Check shard i's file against the manifest: split, presence, header (dtype, tokenizer, length), size."""
     s, path = m["shards"][i], Path(data_dir) / MANIFEST
     if s["split"] != ("val" if i == 0 else "train"):
-        raise ValueError(f"{path}: shard {i} ({s['file']}) has split {s['split']!r}; the first shard is val, "
-                         f"the others train")
+        raise ValueError(
+            f"{path}: shard {i} ({s['file']}) has split {s['split']!r}; the first shard is val, the others train"
+        )
     f = Path(data_dir) / s["file"]
     if not f.is_file():
-        raise FileNotFoundError(f"shard {f} listed in {path} is missing: rerun prepare.py with the same arguments "
-                                f"to rewrite it")
+        raise FileNotFoundError(
+            f"shard {f} listed in {path} is missing: rerun prepare.py with the same arguments to rewrite it"
+        )
     h = read_header(f)
     if h["itemsize"] != np.dtype(m["dtype"]).itemsize:
-        raise ValueError(f"{f} holds {8 * h['itemsize']}-bit tokens but the manifest says {m['dtype']}: it comes "
-                         f"from another prepare run; rerun prepare.py into a fresh --out")
+        raise ValueError(
+            f"{f} holds {8 * h['itemsize']}-bit tokens but the manifest says {m['dtype']}: it comes "
+            f"from another prepare run; rerun prepare.py into a fresh --out"
+        )
     if h["tokenizer_hash"] != m["tokenizer_hash"]:
-        raise ValueError(f"{f} was written with another tokenizer than the manifest's {m['tokenizer']!r}: "
-                         f"rerun prepare.py into a fresh --out")
+        raise ValueError(
+            f"{f} was written with another tokenizer than the manifest's {m['tokenizer']!r}: "
+            f"rerun prepare.py into a fresh --out"
+        )
     if h["tokens"] != s["tokens"]:
         raise ValueError(f"{f} holds {h['tokens']} tokens but the manifest says {s['tokens']}: rerun prepare.py")
     size, want = f.stat().st_size, HEADER_BYTES + s["tokens"] * np.dtype(m["dtype"]).itemsize
     if size != want:
-        raise ValueError(f"{f} is {'truncated' if size < want else 'too long'}: {size} bytes, expected {want}; "
-                         f"rerun prepare.py with the same arguments to rewrite it")
+        raise ValueError(
+            f"{f} is {'truncated' if size < want else 'too long'}: {size} bytes, expected {want}; "
+            f"rerun prepare.py with the same arguments to rewrite it"
+        )
 
 
 def open_shard(data_dir: Path, shard: dict, dtype: str) -> np.ndarray:
@@ -170,8 +181,9 @@ def open_shard(data_dir: Path, shard: dict, dtype: str) -> np.ndarray:
     of the memmap: slicing an np.memmap costs microseconds of subclass bookkeeping per slice."""
     if shard["tokens"] == 0:
         return np.empty(0, dtype=DTYPES[dtype])
-    return np.memmap(Path(data_dir) / shard["file"], dtype=DTYPES[dtype], mode="r", offset=HEADER_BYTES,
-                     shape=(shard["tokens"],)).view(np.ndarray)
+    return np.memmap(
+        Path(data_dir) / shard["file"], dtype=DTYPES[dtype], mode="r", offset=HEADER_BYTES, shape=(shard["tokens"],)
+    ).view(np.ndarray)
 
 
 def bytes_per_token(data_dir: str | Path, split: str = "val") -> float:
@@ -185,8 +197,10 @@ def _split_shards(m: dict, split: str, data_dir) -> list[dict]:
         raise ValueError(f"unknown split {split!r}: use train or val")
     shards = [s for s in m["shards"] if s["split"] == split]
     if not shards:
-        raise ValueError(f"{data_dir} has no {split} shard ({len(m['shards'])} shards in all; the first is val): "
-                         f"prepare more data or a smaller --shard-tokens")
+        raise ValueError(
+            f"{data_dir} has no {split} shard ({len(m['shards'])} shards in all; the first is val): "
+            f"prepare more data or a smaller --shard-tokens"
+        )
     return shards
 
 
@@ -200,8 +214,16 @@ class WindowLoader:
 
     kind = ""
 
-    def __init__(self, data_dir, batch_size: int, seq_len: int, split: str = "train", rank: int = 0,
-                 world_size: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        data_dir,
+        batch_size: int,
+        seq_len: int,
+        split: str = "train",
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+    ):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is outside world_size {world_size}")
         if batch_size < 1 or seq_len < 1:
@@ -217,10 +239,12 @@ class WindowLoader:
         self.W = int(self.windows.sum())  # windows per epoch, all ranks together
         biggest = max(s["tokens"] for s in self.shards)
         if self.W < world_size * batch_size:
-            raise ValueError(f"B x T too large for this data: the {split} split ({len(self.shards)} shards, the "
-                             f"largest {biggest} tokens) has {self.W} windows of T+1={seq_len + 1} tokens but one step"
-                             f" takes world_size x B = {world_size * batch_size}: lower --batch-size/--seq-len or "
-                             f"prepare more data")
+            raise ValueError(
+                f"B x T too large for this data: the {split} split ({len(self.shards)} shards, the "
+                f"largest {biggest} tokens) has {self.W} windows of T+1={seq_len + 1} tokens but one step"
+                f" takes world_size x B = {world_size * batch_size}: lower --batch-size/--seq-len or "
+                f"prepare more data"
+            )
         self.batches_per_epoch = -(-self.W // (world_size * batch_size))  # ceil: every window at least once
         self.pos = 0  # windows of the stream consumed by all ranks together
 
@@ -247,12 +271,14 @@ class WindowLoader:
             rows = np.flatnonzero(epochs == e)
             shard, off = self._locate(int(e), s[rows] - e * self.W)
             for r, sh, o in zip(rows.tolist(), shard.tolist(), off.tolist()):
-                buf[r] = self._tokens(int(e), sh)[o:o + self.T + 1]
+                buf[r] = self._tokens(int(e), sh)[o : o + self.T + 1]
         self.pos += self.world_size * self.B
         # the int64 copies in numpy: torch would spread them over its intra-op threads, which on a busy machine
         # can wait tens of ms for a preempted thread
-        return (torch.from_numpy(buf[:, :-1].astype(np.int64, order="C")),
-                torch.from_numpy(buf[:, 1:].astype(np.int64, order="C")))
+        return (
+            torch.from_numpy(buf[:, :-1].astype(np.int64, order="C")),
+            torch.from_numpy(buf[:, 1:].astype(np.int64, order="C")),
+        )
 
     def _seq_locate(self, windows: np.ndarray, order: np.ndarray | None, j: np.ndarray):
         """Windows j of an epoch that reads shards in `order` (None = as listed), each shard's windows in turn."""
@@ -266,17 +292,31 @@ class WindowLoader:
     def state_dict(self) -> dict:
         """JSON-able state: kind, epoch, position (windows into the epoch, all ranks together), seed, and what must
         match on resume."""
-        return {"kind": self.kind, "epoch": self.epoch, "position": self.pos % self.W, "seed": self.seed,
-                "seq_len": self.T, "windows": self.W, "split": self.split,
-                "tokenizer_hash": self.manifest["tokenizer_hash"]}
+        return {
+            "kind": self.kind,
+            "epoch": self.epoch,
+            "position": self.pos % self.W,
+            "seed": self.seed,
+            "seq_len": self.T,
+            "windows": self.W,
+            "split": self.split,
+            "tokenizer_hash": self.manifest["tokenizer_hash"],
+        }
 
     def load_state_dict(self, d: dict) -> None:
         """Resume exactly where state_dict() was taken (same data, kind and seq_len; B and world size may differ)."""
-        for key, mine in (("kind", self.kind), ("seq_len", self.T), ("split", self.split),
-                          ("windows", self.W), ("tokenizer_hash", self.manifest["tokenizer_hash"])):
+        for key, mine in (
+            ("kind", self.kind),
+            ("seq_len", self.T),
+            ("split", self.split),
+            ("windows", self.W),
+            ("tokenizer_hash", self.manifest["tokenizer_hash"]),
+        ):
             if key in d and d[key] != mine:
-                raise ValueError(f"loader state has {key}={d[key]!r} but this loader has {mine!r}: resume with the "
-                                 f"same data directory, loader kind and seq_len")
+                raise ValueError(
+                    f"loader state has {key}={d[key]!r} but this loader has {mine!r}: resume with the "
+                    f"same data directory, loader kind and seq_len"
+                )
         self.seed = int(d["seed"])
         self.pos = int(d["epoch"]) * self.W + int(d["position"])
         self._reset_caches()
@@ -333,7 +373,7 @@ class ShuffleShardsLoader(WindowLoader):
             starts = self._starts(shard)
             ends = np.append(starts[1:], len(mm))
             order = self.doc_order(epoch, shard)
-            self._cache[key] = np.concatenate([mm[starts[d]:ends[d]] for d in order])
+            self._cache[key] = np.concatenate([mm[starts[d] : ends[d]] for d in order])
             while len(self._cache) > 2:
                 self._cache.popitem(last=False)
         return self._cache[key]
@@ -373,16 +413,31 @@ class GlobalLoader(WindowLoader):
 LOADERS = {cls.kind: cls for cls in (SequentialLoader, ShuffleShardsLoader, GlobalLoader)}
 
 
-def make_loader(kind: str, data_dir, batch_size: int, seq_len: int, split: str = "train", rank: int = 0,
-                world_size: int = 1, seed: int = 0) -> WindowLoader:
+def make_loader(
+    kind: str,
+    data_dir,
+    batch_size: int,
+    seq_len: int,
+    split: str = "train",
+    rank: int = 0,
+    world_size: int = 1,
+    seed: int = 0,
+) -> WindowLoader:
     """A training loader: kind is sequential | shuffle-shards | global (see the module docstring)."""
     if kind not in LOADERS:
         raise ValueError(f"unknown loader {kind!r}: use one of {', '.join(KINDS)}")
     return LOADERS[kind](data_dir, batch_size, seq_len, split=split, rank=rank, world_size=world_size, seed=seed)
 
 
-def iter_eval_batches(data_dir, batch_size: int, seq_len: int, split: str = "val", rank: int = 0,
-                      world_size: int = 1, max_batches: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def iter_eval_batches(
+    data_dir,
+    batch_size: int,
+    seq_len: int,
+    split: str = "val",
+    rank: int = 0,
+    world_size: int = 1,
+    max_batches: int | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(x, y) over the split's non-overlapping windows in order, the same every call, for val loss.
 
     Every rank yields the same number of batches (so a DDP all-reduce after each matches up): the

@@ -85,11 +85,24 @@ class DemoConfig:
         """What the pipeline stages run (checked: a ValueError names a bad setting): these settings, the rope
         experiment, and the demo's choices for the trainer's extras: a 24-token sample at each evaluation, no
         HellaSwag (chance at this size, and it needs a download), only the final checkpoint kept."""
-        return PipelineConfig(out=self.out, vocab_size=self.vocab_size, config="rope", preset=self.preset,
-                              steps=self.steps, batch_tokens=self.batch_tokens, micro_batch=self.micro_batch,
-                              seq_len=self.seq_len, eval_every=self.eval_every, val_batches=self.val_batches,
-                              eval_sample_tokens=24, hellaswag=None, keep_last=1, device=self.device,
-                              threads=self.threads, seed=self.seed)
+        return PipelineConfig(
+            out=self.out,
+            vocab_size=self.vocab_size,
+            config="rope",
+            preset=self.preset,
+            steps=self.steps,
+            batch_tokens=self.batch_tokens,
+            micro_batch=self.micro_batch,
+            seq_len=self.seq_len,
+            eval_every=self.eval_every,
+            val_batches=self.val_batches,
+            eval_sample_tokens=24,
+            hellaswag=None,
+            keep_last=1,
+            device=self.device,
+            threads=self.threads,
+            seed=self.seed,
+        )
 
 
 @dataclass
@@ -126,8 +139,16 @@ def write_samples(checkpoint: Path, cfg: DemoConfig) -> list[str]:
         buf = Tee(sys.stdout)
         print("-" * 60)
         buf.write(prompt)
-        stream_sample(model, tok, encode_prompt(tok, prompt, model), cfg.sample_tokens, cfg.temperature, cfg.top_k,
-                      generator, out=buf)
+        stream_sample(
+            model,
+            tok,
+            encode_prompt(tok, prompt, model),
+            cfg.sample_tokens,
+            cfg.temperature,
+            cfg.top_k,
+            generator,
+            out=buf,
+        )
         print()
         samples.append(buf.getvalue())
     return samples
@@ -174,8 +195,10 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     train_tokens = sum(s["tokens"] for s in manifest["shards"] if s["split"] == "train")
     print(f"{len(manifest['shards'])} shards: val {manifest['shards'][0]['tokens']:,} tokens, train {train_tokens:,}")
 
-    banner(f"3/6 training: rope config, {cfg.preset} preset, {cfg.steps} steps of {cfg.batch_tokens:,} tokens "
-           f"({cfg.steps * cfg.batch_tokens / train_tokens:.1f} epochs)")
+    banner(
+        f"3/6 training: rope config, {cfg.preset} preset, {cfg.steps} steps of {cfg.batch_tokens:,} tokens "
+        f"({cfg.steps * cfg.batch_tokens / train_tokens:.1f} epochs)"
+    )
     t0 = time.perf_counter()
     run, train_cmd = train_model(pipe, out / "data")
     stages.append(Stage("train GPT-2 (rope)", time.perf_counter() - t0, train_cmd))
@@ -187,31 +210,52 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     loss, bpb, bpt = evaluate_model(pipe, run.checkpoint, out / "data")
     log = load_run(run.run_dir)
     initial = log.evals[0]["val_loss"] if log.evals and log.evals[0]["step"] == 0 else None
-    stages.append(Stage("evaluate val loss and bits per byte", time.perf_counter() - t0,
-                        "# gpt2.evaluate.val_loss on the checkpoint over the whole val split (the trainer's "
-                        "evaluation, which prints `val loss | val bpb` lines on --val-batches of it)"))
+    stages.append(
+        Stage(
+            "evaluate val loss and bits per byte",
+            time.perf_counter() - t0,
+            "# gpt2.evaluate.val_loss on the checkpoint over the whole val split (the trainer's "
+            "evaluation, which prints `val loss | val bpb` lines on --val-batches of it)",
+        )
+    )
     print(f"val loss {loss:.4f} nats/token | {bpb:.4f} bits per byte | {bpt:.2f} bytes per token")
 
-    banner("5/6 samples (temperature %.2g, top-k %s)" % (cfg.temperature, cfg.top_k))
+    banner(f"5/6 samples (temperature {cfg.temperature:.2g}, top-k {cfg.top_k})")
     t0 = time.perf_counter()
     samples = write_samples(run.checkpoint, cfg)
-    stages.append(Stage("generate samples", time.perf_counter() - t0,
-                        cmd("gpt-2/sample.py", ckpt=run.checkpoint, prompt=cfg.prompts[0], max_new_tokens=cfg.sample_tokens,
-                            temperature=cfg.temperature, top_k=cfg.top_k, seed=cfg.seed)))
+    stages.append(
+        Stage(
+            "generate samples",
+            time.perf_counter() - t0,
+            cmd(
+                "gpt-2/sample.py",
+                ckpt=run.checkpoint,
+                prompt=cfg.prompts[0],
+                max_new_tokens=cfg.sample_tokens,
+                temperature=cfg.temperature,
+                top_k=cfg.top_k,
+                seed=cfg.seed,
+            ),
+        )
+    )
 
     banner("6/6 report")
     title = f"demo: rope GPT-2 ({cfg.preset}, {cfg.steps} steps) on Shakespeare's plays (HellaSwag: not evaluated)"
     plot = plot_runs([log], out / "loss.png", title=title)
     if cfg.image:
         plot_runs([log], cfg.image, title=title)
-    result = DemoResult(out, tokenizer, out / "data", run.run_dir, run.checkpoint, loss, bpb, initial, bpt, samples,
-                        stages)
+    result = DemoResult(
+        out, tokenizer, out / "data", run.run_dir, run.checkpoint, loss, bpb, initial, bpt, samples, stages
+    )
     total = time.perf_counter() - t_all
     summary = write_summary(result, cfg, log, total)
     print(f"wrote {summary} and {plot}")
-    print(f"\ndone in {total / 60:.1f} min: val loss {loss:.3f} (from {initial:.3f} at step 0), "
-          f"{bpb:.3f} bits per byte on the held-out plays" if initial is not None else
-          f"\ndone in {total / 60:.1f} min: val loss {loss:.3f}, {bpb:.3f} bits per byte")
+    print(
+        f"\ndone in {total / 60:.1f} min: val loss {loss:.3f} (from {initial:.3f} at step 0), "
+        f"{bpb:.3f} bits per byte on the held-out plays"
+        if initial is not None
+        else f"\ndone in {total / 60:.1f} min: val loss {loss:.3f}, {bpb:.3f} bits per byte"
+    )
     return result
 
 
@@ -225,32 +269,51 @@ def write_summary(r: DemoResult, cfg: DemoConfig, log, total_s: float) -> Path:
     header = log.header
     text_heldout = _first_documents_text(r.data)
     lines = [
-        "# Demo: raw text to a GPT-2 that writes", "",
+        "# Demo: raw text to a GPT-2 that writes",
+        "",
         f"Total wall time {total_s / 60:.1f} min on {header.get('device')} "
-        f"({torch.get_num_threads()} torch threads). Settings: `{json.dumps(asdict(cfg))}`", "",
-        "## Results", "",
-        "| what | value |", "|---|---:|",
+        f"({torch.get_num_threads()} torch threads). Settings: `{json.dumps(asdict(cfg))}`",
+        "",
+        "## Results",
+        "",
+        "| what | value |",
+        "|---|---:|",
         f"| tokenizer | {cfg.vocab_size:,} tokens (bpe-rs, trained on the training plays) |",
         f"| model | rope GPT-2, `{cfg.preset}` preset, {header.get('num_params', 0):,} parameters |",
         f"| training | {cfg.steps} steps x {cfg.batch_tokens:,} tokens = {cfg.steps * cfg.batch_tokens:,} tokens |",
         *([f"| val loss at step 0 | {r.initial_val_loss:.4f} nats/token |"] if r.initial_val_loss is not None else []),
         f"| **val loss, final** (whole val split) | **{r.val_loss:.4f}** nats/token |",
         f"| **val bits per byte** | **{r.val_bpb:.4f}** |",
-        f"| val bytes per token | {r.bytes_per_token:.3f} |", "",
-        results_table([log]), "",
+        f"| val bytes per token | {r.bytes_per_token:.3f} |",
+        "",
+        results_table([log]),
+        "",
         f"(The trainer's evaluations during training, in this table and the plot, read the first {cfg.val_batches} "
-        "micro-batches of the val split; the final figures above read all of it.)", "",
-        "Compression on the held-out plays (bytes per token, higher is better):", "",
+        "micro-batches of the val split; the final figures above read all of it.)",
+        "",
+        "Compression on the held-out plays (bytes per token, higher is better):",
+        "",
         compression_table({"demo tokenizer": load_any(str(r.tokenizer)), **_gpt2()}, {"held-out plays": text_heldout}),
-        "", "![loss](loss.png)", "",
-        "## Stages", "",
-        "| stage | seconds |", "|---|---:|",
+        "",
+        "![loss](loss.png)",
+        "",
+        "## Stages",
+        "",
+        "| stage | seconds |",
+        "|---|---:|",
     ]
     lines += [f"| {s.name} | {s.seconds:.1f} |" for s in r.stages]
     lines += ["", "Each stage on its own (the same code):", "", "```bash"]
     lines += [f"# {i}. {s.name}\n{s.command}" for i, s in enumerate(r.stages, 1)]
-    lines += ["```", "", "`corpus.txt` is the held-out plays, `<|endoftext|>`, then the training plays (both from "
-              "`bpe.corpus.default_corpus()`).", "", "## Samples", ""]
+    lines += [
+        "```",
+        "",
+        "`corpus.txt` is the held-out plays, `<|endoftext|>`, then the training plays (both from "
+        "`bpe.corpus.default_corpus()`).",
+        "",
+        "## Samples",
+        "",
+    ]
     for s in r.samples:
         lines += ["```", s.strip("\n"), "```", ""]
     path = r.out / "summary.md"
@@ -291,9 +354,13 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
     p.add_argument("--eval-every", type=int, default=D.eval_every, help="val loss + a short sample every N steps")
     p.add_argument("--val-batches", type=int, default=D.val_batches, help="val micro-batches per evaluation")
     p.add_argument("--device", default=D.device, help="auto (GPU if present) | cpu | cuda | mps")
-    p.add_argument("--threads", type=int, default=D.threads,
-                   help="torch CPU threads; 1 is fastest for these small matmuls on a shared 2-core machine (2 ran "
-                        "up to 40x slower under load); 0: torch's default")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=D.threads,
+        help="torch CPU threads; 1 is fastest for these small matmuls on a shared 2-core machine (2 ran "
+        "up to 40x slower under load); 0: torch's default",
+    )
     p.add_argument("--seed", type=int, default=D.seed)
     # samples
     p.add_argument("--prompt", action="append", default=None, help="a prompt to continue (repeatable)")

@@ -21,13 +21,21 @@ from gpt2.distributed import Dist, all_reduce
 
 
 @torch.no_grad()
-def val_loss(model, data_dir: str, batch_size: int, seq_len: int, d: Dist, max_batches: int | None,
-             autocast_dtype: torch.dtype | None = None) -> float:
+def val_loss(
+    model,
+    data_dir: str,
+    batch_size: int,
+    seq_len: int,
+    d: Dist,
+    max_batches: int | None,
+    autocast_dtype: torch.dtype | None = None,
+) -> float:
     """Mean next-token loss (nats) over the val split, all ranks together."""
     model.eval()
     total = torch.zeros(2, device=d.device, dtype=torch.float64)  # (sum of batch losses, number of batches)
-    for x, y in iter_eval_batches(data_dir, batch_size, seq_len, split="val", rank=d.rank, world_size=d.world_size,
-                                  max_batches=max_batches):
+    for x, y in iter_eval_batches(
+        data_dir, batch_size, seq_len, split="val", rank=d.rank, world_size=d.world_size, max_batches=max_batches
+    ):
         with torch.autocast(d.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             _, loss = model(x.to(d.device), y.to(d.device))
         total[0] += loss.double()
@@ -66,18 +74,21 @@ def load_hellaswag(cfg: TrainConfig, master: bool) -> list[dict] | None:
     return list(hellaswag.iter_examples(path, limit=cfg.hellaswag_examples))
 
 
-def hellaswag_accuracy(model, tok, examples: list[dict], d: Dist, autocast_dtype: torch.dtype | None,
-                       block_size: int) -> dict:
+def hellaswag_accuracy(
+    model, tok, examples: list[dict], d: Dist, autocast_dtype: torch.dtype | None, block_size: int
+) -> dict:
     """{"acc", "acc_norm", "n"} over EXAMPLES, each rank scoring its share and the counts summed across ranks."""
-    counts = hellaswag.evaluate(model.eval(), tok, examples, d.device, d.rank, d.world_size, autocast_dtype,
-                                block_size=block_size)
+    counts = hellaswag.evaluate(
+        model.eval(), tok, examples, d.device, d.rank, d.world_size, autocast_dtype, block_size=block_size
+    )
     t = torch.tensor([counts["n"], counts["correct"], counts["correct_norm"]], device=d.device)
     all_reduce(t, d)
     return hellaswag.accuracy(dict(zip(("n", "correct", "correct_norm"), t.tolist())))
 
 
-def evaluate_checkpoint(path: str | Path, data_dir: str | Path, batch_size: int, seq_len: int,
-                        device: torch.device) -> tuple[float, float, float]:
+def evaluate_checkpoint(
+    path: str | Path, data_dir: str | Path, batch_size: int, seq_len: int, device: torch.device
+) -> tuple[float, float, float]:
     """(val loss in nats/token, bits per byte, bytes per token) of a saved model over the whole val split."""
     model = model_from_checkpoint(load_checkpoint(path)).to(device)
     amp = torch.bfloat16 if device.type == "cuda" else None

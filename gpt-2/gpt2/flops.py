@@ -57,7 +57,10 @@ def mfu(model_flops_per_sec: float, device: torch.device | str, dtype: torch.dty
 
 if __name__ == "__main__":
     for name, peaks in PEAK_FLOPS:
-        print(f"{name:10s} " + "  ".join(f"{str(d).removeprefix('torch.')}: {v / T:6.1f} TFLOP/s" for d, v in peaks.items()))
+        print(
+            f"{name:10s} "
+            + "  ".join(f"{str(d).removeprefix('torch.')}: {v / T:6.1f} TFLOP/s" for d, v in peaks.items())
+        )
     if torch.cuda.is_available():
         print(f"this machine: {torch.cuda.get_device_name()} -> bf16 peak {peak_flops('cuda')}")
     else:

@@ -43,11 +43,11 @@ FIELDS = ("ctx", "endings", "label")
 
 def validate(path: Path) -> None:
     """Raise ValueError unless PATH is the HellaSwag validation jsonl (10,042 examples with ctx, 4 endings, label)."""
-    n = 0
-    for n, ex in enumerate(iter_examples(path), start=1):
-        pass
+    n = sum(1 for _ in iter_examples(path))  # iter_examples checks each example's structure as it goes
     if n != N_VAL:
-        raise ValueError(f"{path} has {n} examples, the HellaSwag validation set has {N_VAL}: delete it and re-download")
+        raise ValueError(
+            f"{path} has {n} examples, the HellaSwag validation set has {N_VAL}: delete it and re-download"
+        )
 
 
 def download(url: str = URL) -> Path:
@@ -138,8 +138,16 @@ def predict(model, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def evaluate(model, tok, examples, device="cpu", rank: int = 0, world_size: int = 1,
-             autocast_dtype: torch.dtype | None = None, block_size: int | None = None) -> dict:
+def evaluate(
+    model,
+    tok,
+    examples,
+    device="cpu",
+    rank: int = 0,
+    world_size: int = 1,
+    autocast_dtype: torch.dtype | None = None,
+    block_size: int | None = None,
+) -> dict:
     """Counts over EXAMPLES (this rank's share: every world_size-th): {"n", "correct", "correct_norm"}.
 
     Sum the counts over ranks before dividing (the trainer all-reduces them); `accuracy()` turns them into rates.

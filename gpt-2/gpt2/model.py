@@ -127,7 +127,7 @@ class Rotary(nn.Module):
     def forward(self, x: torch.Tensor, pos: int = 0) -> torch.Tensor:
         """Rotate x (B, nh, T, hs) as if its first token sat at position `pos`."""
         T = x.size(-2)
-        cos, sin = self.cos[pos:pos + T].to(x.dtype), self.sin[pos:pos + T].to(x.dtype)  # (T, hs)
+        cos, sin = self.cos[pos : pos + T].to(x.dtype), self.sin[pos : pos + T].to(x.dtype)  # (T, hs)
         return x * cos + rotate_half(x) * sin
 
 
@@ -153,8 +153,8 @@ class KVCache:
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v (B, nh, T, hs) at positions [pos, pos + T) and return all keys/values up to pos + T."""
         end = self.pos + k.size(2)
-        self.k[layer][:, :, self.pos:end] = k
-        self.v[layer][:, :, self.pos:end] = v
+        self.k[layer][:, :, self.pos : end] = k
+        self.v[layer][:, :, self.pos : end] = v
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
 
@@ -187,8 +187,9 @@ class CausalSelfAttention(nn.Module):
         else:  # several new queries after a cached prefix: query i sees keys [0, pos + i]
             mask = torch.ones(T, pos + T, dtype=torch.bool, device=x.device).tril(diagonal=pos)
             causal = False
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
-                                           dropout_p=self.dropout if self.training else 0.0)  # flash on GPU
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
+        )  # flash on GPU
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble the heads side by side
         return self.resid_dropout(self.c_proj(y))
 
@@ -243,12 +244,14 @@ class GPT(nn.Module):
         if config.pos_emb == "learned":
             modules["wpe"] = nn.Embedding(config.block_size, config.n_embd)
         self.transformer = nn.ModuleDict(modules)
-        self.rotary = Rotary(config.head_size, config.block_size, config.rope_base) if config.pos_emb == "rope" else None
+        self.rotary = (
+            Rotary(config.head_size, config.block_size, config.rope_base) if config.pos_emb == "rope" else None
+        )
         self.lm_head = nn.Linear(config.n_embd, config.padded_vocab_size, bias=False)
         self.transformer.wte.weight = self.lm_head.weight  # weight tying, as GPT-2 does
         self.apply(self._init_weights)
         with torch.no_grad():
-            self.lm_head.weight[config.vocab_size:] = 0  # padding rows: never used, kept at zero
+            self.lm_head.weight[config.vocab_size :] = 0  # padding rows: never used, kept at zero
 
     def _init_weights(self, module: nn.Module) -> None:
         """GPT-2 init: N(0, 0.02); residual projections scaled by 1/sqrt(2 n_layer) (two per block add to x)."""
@@ -273,8 +276,10 @@ class GPT(nn.Module):
         B, T = idx.size()
         pos = kv_cache.pos if kv_cache is not None else 0
         if pos + T > self.config.block_size:
-            raise ValueError(f"sequence of {pos + T} tokens is longer than the context (block_size="
-                             f"{self.config.block_size}): crop it to the last {self.config.block_size} tokens")
+            raise ValueError(
+                f"sequence of {pos + T} tokens is longer than the context (block_size="
+                f"{self.config.block_size}): crop it to the last {self.config.block_size} tokens"
+            )
         if idx.device.type == "cpu" and not torch.compiler.is_compiling():  # cheap here; a GPU would have to sync
             check_ids(idx, self.config.vocab_size)
         x = self.transformer.wte(idx)  # (B, T, C)
@@ -288,7 +293,7 @@ class GPT(nn.Module):
         x = self.transformer.ln_f(x)
         logits = self.lm_head(x)  # (B, T, padded_vocab)
         if self.config.padded_vocab_size != self.config.vocab_size:
-            logits = logits[..., :self.config.vocab_size]  # padded columns never win: they are not there
+            logits = logits[..., : self.config.vocab_size]  # padded columns never win: they are not there
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
@@ -297,12 +302,15 @@ class GPT(nn.Module):
     # ------------------------------------------------------------------------------------------------------------------
     # Training helpers
 
-    def configure_optimizers(self, weight_decay: float, learning_rate: float, betas=(0.9, 0.95),
-                             device_type: str = "cpu") -> torch.optim.AdamW:
+    def configure_optimizers(
+        self, weight_decay: float, learning_rate: float, betas=(0.9, 0.95), device_type: str = "cpu"
+    ) -> torch.optim.AdamW:
         """AdamW with weight decay on matrices (Linear weights, embeddings) only, not on biases and LayerNorm gains."""
         params = [p for p in self.parameters() if p.requires_grad]
-        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+        groups = [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
         fused = device_type == "cuda"  # one kernel for all parameters; available for CUDA tensors
         return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=fused)
 
@@ -351,9 +359,15 @@ class GPT(nn.Module):
     # Generation
 
     @torch.no_grad()
-    def generate_stream(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                        top_k: int | None = None, use_cache: bool = True,
-                        generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+    def generate_stream(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[torch.Tensor]:
         """Yield the next token ids (B,) one step at a time. temperature=0 decodes greedily.
 
         With use_cache, the prompt is run once and each step feeds only the newest token. Once the sequence is longer
@@ -366,8 +380,11 @@ class GPT(nn.Module):
             raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
         bs = self.config.block_size
         if idx.size(1) > bs:
-            warnings.warn(f"prompt of {idx.size(1)} tokens is longer than the context ({bs}): "
-                          f"only its last {bs} tokens condition the output", stacklevel=2)
+            warnings.warn(
+                f"prompt of {idx.size(1)} tokens is longer than the context ({bs}): "
+                f"only its last {bs} tokens condition the output",
+                stacklevel=2,
+            )
         if idx.size(1) == 0:
             raise ValueError("empty prompt: give at least one token (e.g. the tokenizer's eot_token)")
         seq, cache = idx, None
@@ -384,15 +401,23 @@ class GPT(nn.Module):
             yield nxt.view(-1)
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 use_cache: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """idx (B, T) -> (B, T + max_new_tokens): the prompt followed by the sampled tokens."""
         new = list(self.generate_stream(idx, max_new_tokens, temperature, top_k, use_cache, generator))
         return torch.cat([idx, torch.stack(new, dim=1)], dim=1) if new else idx.clone()
 
 
-def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_next(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """logits (B, V) -> next ids (B, 1): greedy at temperature 0, else softmax(logits / T) restricted to the top k."""
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
@@ -409,8 +434,10 @@ def check_ids(idx: torch.Tensor, vocab_size: int) -> None:
         raise TypeError(f"token ids must be an integer tensor, got {idx.dtype}")
     if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= vocab_size):
         bad = idx[(idx < 0) | (idx >= vocab_size)].flatten()[0].item()
-        raise ValueError(f"token id {bad} is outside the vocabulary [0, {vocab_size}): was the text encoded with "
-                         f"another tokenizer than the model's?")
+        raise ValueError(
+            f"token id {bad} is outside the vocabulary [0, {vocab_size}): was the text encoded with "
+            f"another tokenizer than the model's?"
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -422,8 +449,14 @@ HF_ARCH = dict(pos_emb="learned", mlp="gelu", bias=True)
 
 def config_from_hf(hf_config, **overrides) -> GPTConfig:
     c = hf_config
-    return GPTConfig(n_layer=c.n_layer, n_head=c.n_head, n_embd=c.n_embd, block_size=c.n_positions,
-                     vocab_size=c.vocab_size, **{**HF_ARCH, **overrides})
+    return GPTConfig(
+        n_layer=c.n_layer,
+        n_head=c.n_head,
+        n_embd=c.n_embd,
+        block_size=c.n_positions,
+        vocab_size=c.vocab_size,
+        **{**HF_ARCH, **overrides},
+    )
 
 
 def config_to_hf(config: GPTConfig):
@@ -433,9 +466,18 @@ def config_to_hf(config: GPTConfig):
     if wrong:
         raise ValueError(f"transformers' GPT-2 has learned positions, a GELU MLP and biases; this model has {wrong}")
     p = config.dropout
-    return GPT2Config(n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
-                      n_positions=config.block_size, vocab_size=config.vocab_size, activation_function="gelu_new",
-                      resid_pdrop=p, embd_pdrop=p, attn_pdrop=p, tie_word_embeddings=True)
+    return GPT2Config(
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        n_embd=config.n_embd,
+        n_positions=config.block_size,
+        vocab_size=config.vocab_size,
+        activation_function="gelu_new",
+        resid_pdrop=p,
+        embd_pdrop=p,
+        attn_pdrop=p,
+        tie_word_embeddings=True,
+    )
 
 
 def state_dict_from_hf(sd: dict, config: GPTConfig) -> dict:
@@ -459,6 +501,6 @@ def state_dict_to_hf(sd: dict, config: GPTConfig) -> dict:
     for k, v in sd.items():
         v = v.t() if k.endswith(CONV1D) else v
         if k in ("transformer.wte.weight", "lm_head.weight"):
-            v = v[:config.vocab_size]
+            v = v[: config.vocab_size]
         out[k] = v.detach().clone()
     return out

@@ -62,19 +62,33 @@ class PipelineConfig:
     def check(self) -> None:
         """The tokenizer's rule here; the model and training settings are TrainConfig's to check (TrainConfig.check)."""
         if self.vocab_size < MIN_VOCAB:
-            raise ValueError(f"--vocab-size {self.vocab_size} leaves no merges (256 bytes + <|endoftext|>): "
-                             f"use >= {MIN_VOCAB}")
+            raise ValueError(
+                f"--vocab-size {self.vocab_size} leaves no merges (256 bytes + <|endoftext|>): use >= {MIN_VOCAB}"
+            )
         self.train_config(Path(self.out) / "data").check()
 
     def train_overrides(self, data: Path, run_name: str = "model") -> dict:
         """gpt2.train's TrainConfig fields for the run (on top of experiment `config`): a checkpoint at the end, and
         about 20 console lines. The order of the keys is the order of the flags in the equivalent command."""
-        return dict(model=self.preset, data=str(data), total_batch_tokens=self.batch_tokens,
-                    micro_batch=self.micro_batch, seq_len=self.seq_len, max_steps=self.steps,
-                    eval_every=self.eval_every, val_batches=self.val_batches, hellaswag=self.hellaswag,
-                    sample_tokens=self.eval_sample_tokens, out=str(Path(self.out)), run_name=run_name,
-                    ckpt_every=self.steps, keep_last=self.keep_last, log_every=max(1, self.steps // 20),
-                    device=self.device, seed=self.seed)
+        return dict(
+            model=self.preset,
+            data=str(data),
+            total_batch_tokens=self.batch_tokens,
+            micro_batch=self.micro_batch,
+            seq_len=self.seq_len,
+            max_steps=self.steps,
+            eval_every=self.eval_every,
+            val_batches=self.val_batches,
+            hellaswag=self.hellaswag,
+            sample_tokens=self.eval_sample_tokens,
+            out=str(Path(self.out)),
+            run_name=run_name,
+            ckpt_every=self.steps,
+            keep_last=self.keep_last,
+            log_every=max(1, self.steps // 20),
+            device=self.device,
+            seed=self.seed,
+        )
 
     def train_config(self, data: Path, run_name: str = "model") -> TrainConfig:
         return resolve(self.config, **self.train_overrides(data, run_name))
@@ -127,8 +141,9 @@ def val_shard_tokens(tok, heldout: Path) -> int:
     return sum(1 + len(ids) for ids in tok.encode_ordinary_batch(docs))
 
 
-def prepare_shards(tokenizer: str, corpus: Path, heldout: Path, out: Path,
-                   workers: int | None = None) -> tuple[dict, str]:
+def prepare_shards(
+    tokenizer: str, corpus: Path, heldout: Path, out: Path, workers: int | None = None
+) -> tuple[dict, str]:
     """Shards of corpus.txt under OUT with TOKENIZER (a gpt2.tokenizer spec); returns (manifest, equivalent command)."""
     shard_tokens = val_shard_tokens(load_tokenizer(tokenizer), heldout)
     manifest = prepare(dataset_source(str(corpus)), tokenizer, out, shard_tokens, workers=workers)

@@ -49,6 +49,7 @@ def load_run(path: str | Path) -> RunLogData:
 
 def summarize(run: RunLogData) -> dict:
     """Min val loss / bpb, max HellaSwag, steps and tokens seen, mean tokens/s."""
+
     def best(key, fn):
         vals = [e[key] for e in run.evals if e.get(key) is not None]
         return fn(vals) if vals else None
@@ -56,31 +57,44 @@ def summarize(run: RunLogData) -> dict:
     steps = run.train[-1]["step"] if run.train else 0
     tps = [r["tokens_per_sec"] for r in run.train[1:]] or [r["tokens_per_sec"] for r in run.train]
     return {
-        "run": run.name, "config": run.header.get("train_config", {}).get("config", "?"),
-        "model": run.header.get("train_config", {}).get("model", "?"), "steps": steps,
+        "run": run.name,
+        "config": run.header.get("train_config", {}).get("config", "?"),
+        "model": run.header.get("train_config", {}).get("model", "?"),
+        "steps": steps,
         "tokens": steps * run.header.get("train_config", {}).get("total_batch_tokens", 0),
-        "min_val_loss": best("val_loss", min), "min_val_bpb": best("val_bpb", min),
-        "max_hellaswag": best("hellaswag", max), "tokens_per_sec": sum(tps) / len(tps) if tps else None,
+        "min_val_loss": best("val_loss", min),
+        "min_val_bpb": best("val_bpb", min),
+        "max_hellaswag": best("hellaswag", max),
+        "tokens_per_sec": sum(tps) / len(tps) if tps else None,
     }
 
 
 def results_table(runs: list[RunLogData]) -> str:
     """A markdown table, one row per run."""
+
     def f(x, fmt):
         return "-" if x is None else format(x, fmt)
 
-    rows = ["| run | config | model | steps | tokens | min val loss | min val bpb | max HellaSwag | tok/s |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| run | config | model | steps | tokens | min val loss | min val bpb | max HellaSwag | tok/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for s in map(summarize, runs):
-        rows.append(f"| {s['run']} | {s['config']} | {s['model']} | {s['steps']} | {s['tokens']:,} | "
-                    f"{f(s['min_val_loss'], '.4f')} | {f(s['min_val_bpb'], '.4f')} | {f(s['max_hellaswag'], '.4f')} | "
-                    f"{f(s['tokens_per_sec'], ',.0f')} |")
+        rows.append(
+            f"| {s['run']} | {s['config']} | {s['model']} | {s['steps']} | {s['tokens']:,} | "
+            f"{f(s['min_val_loss'], '.4f')} | {f(s['min_val_bpb'], '.4f')} | {f(s['max_hellaswag'], '.4f')} | "
+            f"{f(s['tokens_per_sec'], ',.0f')} |"
+        )
     return "\n".join(rows)
 
 
 def plot_runs(runs: list[RunLogData], out: str | Path, title: str | None = None) -> Path:
-    """Four panels (train loss, val loss, val bits per byte, HellaSwag acc_norm vs step), a line per run; saved as OUT."""
-    panels = [("val_loss", "val loss (nats/token)"), ("val_bpb", "val bits per byte"), ("hellaswag", "HellaSwag acc_norm")]
+    """Four panels (train loss, val loss, val bits per byte, HellaSwag acc_norm vs step), a line per run; saved."""
+    panels = [
+        ("val_loss", "val loss (nats/token)"),
+        ("val_bpb", "val bits per byte"),
+        ("hellaswag", "HellaSwag acc_norm"),
+    ]
     fig, axes = plt.subplots(1, 4, figsize=(19, 4.2))
     for run in runs:
         axes[0].plot([r["step"] for r in run.train], [r["loss"] for r in run.train], lw=0.8, label=run.name)

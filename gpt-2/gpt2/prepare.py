@@ -32,15 +32,24 @@ import argparse
 import itertools
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
-from gpt2.data import (DTYPES, MANIFEST, check_shard, dtype_for_vocab, open_shard, read_manifest, tokenizer_hash, write_manifest,
-                       write_shard)
+from gpt2.data import (
+    DTYPES,
+    MANIFEST,
+    check_shard,
+    dtype_for_vocab,
+    open_shard,
+    read_manifest,
+    tokenizer_hash,
+    write_manifest,
+    write_shard,
+)
 from gpt2.tokenizer import load_tokenizer
 from scratch.files import remove_stale_temps
 
@@ -69,14 +78,20 @@ def hf_documents(dataset, skip: int = 0) -> Iterator[str]:
     """The `text` of every row of an HF dataset (streaming or not), empty ones skipped, after the first `skip`."""
     cols = dataset.column_names
     if cols is not None and "text" not in cols:
-        raise ValueError(f"the dataset has no 'text' column (columns: {', '.join(cols)}): prepare.py needs one "
-                         f"document per row in a column named text")
+        raise ValueError(
+            f"the dataset has no 'text' column (columns: {', '.join(cols)}): prepare.py needs one "
+            f"document per row in a column named text"
+        )
+
     def docs():
         for batch in dataset.iter(batch_size=1000):
             if "text" not in batch:
-                raise ValueError(f"the dataset has no 'text' column (columns: {', '.join(batch)}): prepare.py needs "
-                                 f"one document per row in a column named text")
+                raise ValueError(
+                    f"the dataset has no 'text' column (columns: {', '.join(batch)}): prepare.py needs "
+                    f"one document per row in a column named text"
+                )
             yield from (t for t in batch["text"] if t)
+
     return itertools.islice(docs(), skip, None)
 
 
@@ -98,6 +113,7 @@ def load_hf_dataset(dataset: str, subset: str | None = None):
 
 def txt_documents(path: Path, skip: int = 0, chunk_chars: int = 16 << 20) -> Iterator[str]:
     """The documents of a .txt file split on "<|endoftext|>", read in chunks (a separator may straddle two)."""
+
     def split():
         pieces: list[str] = []  # of the document being read
         carry, keep = "", len(EOT_TEXT) - 1  # the last chars, which may begin a separator
@@ -110,6 +126,7 @@ def txt_documents(path: Path, skip: int = 0, chunk_chars: int = 16 << 20) -> Ite
                 pieces.append(last[:-keep])
                 carry = last[-keep:]
         yield "".join(pieces) + carry
+
     return itertools.islice((d for d in split() if d), skip, None)
 
 
@@ -125,7 +142,7 @@ def shard_documents(data_dir: Path, manifest: dict, tok, skip: int = 0) -> Itera
         starts = np.flatnonzero(np.asarray(mm) == eot)[skip:]
         skip = 0
         if pending is not None:  # the head of this shard continues the pending document
-            pending.append(mm[:starts[0] if len(starts) else len(mm)])
+            pending.append(mm[: starts[0] if len(starts) else len(mm)])
         for a, b in zip(starts.tolist(), np.append(starts[1:], len(mm)).tolist()):
             if pending is not None:
                 yield tok.decode(np.concatenate(pending)[1:].tolist())
@@ -151,6 +168,7 @@ def file_bytes(dataset: str) -> int | None:
 @dataclass
 class Source:
     """Where documents come from: documents(skip) yields them after the first `skip`; settings name the source."""
+
     documents: Callable[[int], Iterable[str]]
     settings: dict
     total_bytes: int | None = None
@@ -171,8 +189,15 @@ def encode_batches(tok, docs: Iterable[str], workers: int) -> Iterator[tuple[str
         yield from zip(batch, tok.encode_ordinary_batch(batch, num_threads=workers))
 
 
-def prepare(source: Source, tokenizer: str, out: str | Path, shard_tokens: int, workers: int | None = None,
-            max_tokens: int | None = None, dtype: str = "auto") -> dict:
+def prepare(
+    source: Source,
+    tokenizer: str,
+    out: str | Path,
+    shard_tokens: int,
+    workers: int | None = None,
+    max_tokens: int | None = None,
+    dtype: str = "auto",
+) -> dict:
     """Tokenize the source's documents into shards of shard_tokens tokens under OUT (resuming what is there).
 
     Documents flow into shards back to back: a document that does not fit is continued in the next shard (a shard's
@@ -185,10 +210,23 @@ def prepare(source: Source, tokenizer: str, out: str | Path, shard_tokens: int, 
     tok = load_tokenizer(tokenizer)
     dtype = dtype_for_vocab(tok.n_vocab, dtype)
     tok_hash = tokenizer_hash(tokenizer, tok)
-    settings = {**source.settings, "tokenizer": tokenizer, "shard_tokens": shard_tokens, "max_tokens": max_tokens,
-                "dtype": dtype}
-    manifest = {"tokenizer": tokenizer, "tokenizer_hash": tok_hash, "dtype": dtype, "eot_token": tok.eot_token,
-                "vocab_size": tok.n_vocab, "settings": settings, "complete": False, "shards": []}
+    settings = {
+        **source.settings,
+        "tokenizer": tokenizer,
+        "shard_tokens": shard_tokens,
+        "max_tokens": max_tokens,
+        "dtype": dtype,
+    }
+    manifest = {
+        "tokenizer": tokenizer,
+        "tokenizer_hash": tok_hash,
+        "dtype": dtype,
+        "eot_token": tok.eot_token,
+        "vocab_size": tok.n_vocab,
+        "settings": settings,
+        "complete": False,
+        "shards": [],
+    }
     if (out / MANIFEST).exists():
         manifest = _resume(out, manifest)
         if stale := remove_stale_temps(out):
@@ -202,8 +240,14 @@ def prepare(source: Source, tokenizer: str, out: str | Path, shard_tokens: int, 
     limit = max_tokens if max_tokens is not None else float("inf")
     workers = workers or os.cpu_count() or 1
     max_id = np.iinfo(DTYPES[dtype]).max
-    bar = tqdm(total=source.total_bytes, initial=sum(s["bytes"] for s in shards), unit="B", unit_scale=True,
-               desc=f"tokenizing with {tokenizer}", dynamic_ncols=True)
+    bar = tqdm(
+        total=source.total_bytes,
+        initial=sum(s["bytes"] for s in shards),
+        unit="B",
+        unit_scale=True,
+        desc=f"tokenizing with {tokenizer}",
+        dynamic_ncols=True,
+    )
     parts: list[np.ndarray] = []
     ntok = ndocs = nbytes = 0
 
@@ -211,8 +255,15 @@ def prepare(source: Source, tokenizer: str, out: str | Path, shard_tokens: int, 
         nonlocal parts, ntok, ndocs, nbytes, done
         i = len(shards)
         split = "val" if i == 0 else "train"
-        entry = {"file": f"{split}_{i:05d}.bin", "split": split, "tokens": ntok, "docs": ndocs, "bytes": nbytes,
-                 "next_doc": next_doc, "next_offset": next_offset}
+        entry = {
+            "file": f"{split}_{i:05d}.bin",
+            "split": split,
+            "tokens": ntok,
+            "docs": ndocs,
+            "bytes": nbytes,
+            "next_doc": next_doc,
+            "next_offset": next_offset,
+        }
         out.mkdir(parents=True, exist_ok=True)
         write_shard(out / entry["file"], np.concatenate(parts), ndocs, nbytes, tok_hash)
         shards.append(entry)
@@ -226,16 +277,18 @@ def prepare(source: Source, tokenizer: str, out: str | Path, shard_tokens: int, 
             break
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) and ids.max() > max_id:
-            raise ValueError(f"tokenizer {tokenizer} produced id {ids.max()}, which does not fit {dtype}: use "
-                             f"--dtype uint32 (the shard in progress was not written)")
+            raise ValueError(
+                f"tokenizer {tokenizer} produced id {ids.max()}, which does not fit {dtype}: use "
+                f"--dtype uint32 (the shard in progress was not written)"
+            )
         tokens = np.empty(len(ids) + 1, dtype=DTYPES[dtype])  # [eot] + ids
         tokens[0], tokens[1:] = tok.eot_token, ids
         text_bytes = len(text.encode("utf-8"))
         pos, offset = offset, 0  # a resumed run skips the tokens of this document already written
         while pos < len(tokens) and done + ntok < limit:
-            piece = tokens[pos:pos + int(min(shard_tokens - ntok, limit - done - ntok))]
+            piece = tokens[pos : pos + int(min(shard_tokens - ntok, limit - done - ntok))]
             whole = pos == 0 and len(piece) == len(tokens)
-            nbytes += text_bytes if whole else len(tok.decode_bytes(piece[1 if pos == 0 else 0:].tolist()))
+            nbytes += text_bytes if whole else len(tok.decode_bytes(piece[1 if pos == 0 else 0 :].tolist()))
             ndocs += pos == 0
             parts.append(piece)
             ntok += len(piece)
@@ -262,8 +315,10 @@ def _resume(out: Path, fresh: dict) -> dict:
     old = read_manifest(out, allow_incomplete=True, check_shards=False)
     for key in ("settings", "tokenizer_hash"):
         if old.get(key) != fresh[key]:
-            raise ValueError(f"{out} holds shards from other settings ({key}: {old.get(key)} != {fresh[key]}): use a "
-                             f"fresh --out (nothing was changed)")
+            raise ValueError(
+                f"{out} holds shards from other settings ({key}: {old.get(key)} != {fresh[key]}): use a "
+                f"fresh --out (nothing was changed)"
+            )
     for i in range(len(old["shards"])):
         try:
             check_shard(out, old, i)
@@ -292,8 +347,9 @@ def dataset_source(dataset: str, subset: str | None = None) -> Source:
         ds = load_hf_dataset(dataset, subset)
         documents = lambda skip: hf_documents(ds, skip)  # noqa: E731
     name = dataset if dataset == "fineweb-edu" else str(Path(dataset).resolve())
-    return Source(documents, {"dataset": name, "subset": subset if dataset == "fineweb-edu" else None},
-                  file_bytes(dataset))
+    return Source(
+        documents, {"dataset": name, "subset": subset if dataset == "fineweb-edu" else None}, file_bytes(dataset)
+    )
 
 
 def reencode_source(from_dir: str | Path) -> Source:
@@ -301,9 +357,11 @@ def reencode_source(from_dir: str | Path) -> Source:
     from_dir = Path(from_dir)
     src = read_manifest(from_dir)
     src_tok = load_tokenizer(src["tokenizer"])
-    return Source(lambda skip: shard_documents(from_dir, src, src_tok, skip),
-                  {"reencode": str(from_dir.resolve()), "from_tokenizer_hash": src["tokenizer_hash"]},
-                  sum(s["bytes"] for s in src["shards"]))
+    return Source(
+        lambda skip: shard_documents(from_dir, src, src_tok, skip),
+        {"reencode": str(from_dir.resolve()), "from_tokenizer_hash": src["tokenizer_hash"]},
+        sum(s["bytes"] for s in src["shards"]),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -315,8 +373,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--subset", default="sample-10BT", help="FineWeb-Edu config (sample-10BT, sample-100BT, ...)")
     # tokenizer and shards
     p.add_argument("--tokenizer", default="gpt2", help="gpt2 | cl100k_base | o200k_base | PATH.model")
-    p.add_argument("--shard-tokens", default=None,
-                   help="tokens per shard, K/M/B suffixes (default 100M; with --reencode: FROM_DIR's)")
+    p.add_argument(
+        "--shard-tokens",
+        default=None,
+        help="tokens per shard, K/M/B suffixes (default 100M; with --reencode: FROM_DIR's)",
+    )
     p.add_argument("--max-tokens", default=None, help="stop at the first document boundary past this many tokens")
     p.add_argument("--dtype", default="auto", choices=["auto", "uint16", "uint32"])
     p.add_argument("--out", required=True, help="output directory (rerun the same command to resume)")
@@ -332,8 +393,17 @@ def main(argv: list[str] | None = None) -> None:
             shard_tokens = read_manifest(args.reencode)["settings"]["shard_tokens"]
     else:
         source = dataset_source(args.dataset, args.subset)
-    m = prepare(source, args.tokenizer, args.out, shard_tokens, workers=args.workers,
-                max_tokens=parse_count(args.max_tokens), dtype=args.dtype)
+    m = prepare(
+        source,
+        args.tokenizer,
+        args.out,
+        shard_tokens,
+        workers=args.workers,
+        max_tokens=parse_count(args.max_tokens),
+        dtype=args.dtype,
+    )
     tokens = sum(s["tokens"] for s in m["shards"])
-    print(f"{args.out}: {len(m['shards'])} shards, {tokens:,} tokens ({m['dtype']}), "
-          f"{sum(s['docs'] for s in m['shards']):,} documents, {sum(s['bytes'] for s in m['shards']):,} bytes")
+    print(
+        f"{args.out}: {len(m['shards'])} shards, {tokens:,} tokens ({m['dtype']}), "
+        f"{sum(s['docs'] for s in m['shards']):,} documents, {sum(s['bytes'] for s in m['shards']):,} bytes"
+    )

@@ -34,20 +34,32 @@ def load_model(ckpt: str, device: str = "cpu") -> tuple[GPT, str]:
 def encode_prompt(tok, prompt: str, model: GPT, warn: TextIO | None = None) -> list[int]:
     """Token ids of the prompt (<|endoftext|> when empty), cropped to the context with a warning."""
     if tok.n_vocab > model.config.vocab_size:
-        raise ValueError(f"the checkpoint's tokenizer {tok.name!r} has {tok.n_vocab} tokens but the model only "
-                         f"{model.config.vocab_size}: the weights come from a model with another vocabulary")
+        raise ValueError(
+            f"the checkpoint's tokenizer {tok.name!r} has {tok.n_vocab} tokens but the model only "
+            f"{model.config.vocab_size}: the weights come from a model with another vocabulary"
+        )
     ids = tok.encode(prompt, allowed_special="all") if prompt else [tok.eot_token]
     bs = model.config.block_size
     if len(ids) > bs:
-        print(f"warning: the prompt is {len(ids)} tokens, longer than the context ({bs}): keeping its last {bs}",
-              file=warn or sys.stderr)
+        print(
+            f"warning: the prompt is {len(ids)} tokens, longer than the context ({bs}): keeping its last {bs}",
+            file=warn or sys.stderr,
+        )
         ids = ids[-bs:]
     return ids
 
 
-def stream_sample(model: GPT, tok, ids: list[int], max_new_tokens: int, temperature: float = 1.0,
-                  top_k: int | None = None, generator: torch.Generator | None = None, use_cache: bool = True,
-                  out: TextIO | None = None) -> list[int]:
+def stream_sample(
+    model: GPT,
+    tok,
+    ids: list[int],
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+    out: TextIO | None = None,
+) -> list[int]:
     """Write the new text to `out` as it is generated; return the new token ids.
 
     A token can end in the middle of a UTF-8 character, so text is written only once it decodes cleanly (no trailing
@@ -60,10 +72,10 @@ def stream_sample(model: GPT, tok, ids: list[int], max_new_tokens: int, temperat
         new.append(int(token[0]))
         text = tok.decode(new)
         if not text.endswith("\ufffd"):
-            out.write(text[len(written):])
+            out.write(text[len(written) :])
             out.flush()
             written = text
-    out.write(tok.decode(new)[len(written):])
+    out.write(tok.decode(new)[len(written) :])
     out.flush()
     return new
 
@@ -93,8 +105,16 @@ def main(argv: list[str] | None = None) -> None:
             if i:
                 print("\n" + "-" * 40)
             sys.stdout.write(args.prompt)
-            stream_sample(model, tok, ids, args.max_new_tokens, args.temperature, args.top_k, generator,
-                          use_cache=not args.no_kv_cache)
+            stream_sample(
+                model,
+                tok,
+                ids,
+                args.max_new_tokens,
+                args.temperature,
+                args.top_k,
+                generator,
+                use_cache=not args.no_kv_cache,
+            )
         print()
     except (ValueError, OSError) as e:  # OSError: missing file, or no network for --ckpt gpt2
         sys.exit(f"error: {e}")

@@ -30,4 +30,6 @@ def load_tokenizer(spec: str):
         if not path.is_file():
             raise FileNotFoundError(f"tokenizer model {path} not found: train one with `python bpe/train.py`")
         return Tokenizer.load(path)
-    raise ValueError(f"unknown tokenizer {spec!r}: use one of {', '.join(TIKTOKEN_NAMES)} or a path to a bpe .model file")
+    raise ValueError(
+        f"unknown tokenizer {spec!r}: use one of {', '.join(TIKTOKEN_NAMES)} or a path to a bpe .model file"
+    )

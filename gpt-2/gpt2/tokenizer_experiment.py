@@ -47,9 +47,24 @@ PLAYS = "shakespeare-plays"
 # The experiment's settings at CPU scale (the command line overrides most): the same model and steps for every
 # tokenizer. During training the trainer writes a 24-token sample at each evaluation, skips HellaSwag (chance at
 # this size) and keeps only the final checkpoint.
-DEFAULTS = PipelineConfig(out="runs/tokenizer-experiment", vocab_size=4096, config="rope", preset="tiny", steps=60,
-                          batch_tokens=4096, micro_batch=16, seq_len=128, eval_every=20, val_batches=8,
-                          eval_sample_tokens=24, hellaswag=None, keep_last=1, device="auto", threads=1, seed=1337)
+DEFAULTS = PipelineConfig(
+    out="runs/tokenizer-experiment",
+    vocab_size=4096,
+    config="rope",
+    preset="tiny",
+    steps=60,
+    batch_tokens=4096,
+    micro_batch=16,
+    seq_len=128,
+    eval_every=20,
+    val_batches=8,
+    eval_sample_tokens=24,
+    hellaswag=None,
+    keep_last=1,
+    device="auto",
+    threads=1,
+    seed=1337,
+)
 
 
 @dataclass
@@ -84,14 +99,19 @@ class Row:
 def results_table(rows: list[Row]) -> str:
     """Markdown, one row per model; the best (lowest) bits per byte in bold, the others' gap to it in percent."""
     best = min(r.val_bpb for r in rows)
-    lines = ["| tokenizer | trained on | vocab | params | val bytes/token | tokens seen | text seen | val loss "
-             "(nats/token) | val bits/byte | vs best |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| tokenizer | trained on | vocab | params | val bytes/token | tokens seen | text seen | val loss "
+        "(nats/token) | val bits/byte | vs best |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         bpb = f"{r.val_bpb:.4f}"
         gap = "best" if r.val_bpb == best else f"+{100 * (r.val_bpb / best - 1):.1f}%"
-        lines.append(f"| {r.tokenizer} | {r.trained_on} | {r.vocab:,} | {r.params:,} | {r.val_bytes_per_token:.2f} | "
-                     f"{r.tokens_seen:,} | {r.bytes_seen / 1e6:.2f} MB | {r.val_loss:.4f} | "
-                     f"{f'**{bpb}**' if r.val_bpb == best else bpb} | {gap} |")
+        lines.append(
+            f"| {r.tokenizer} | {r.trained_on} | {r.vocab:,} | {r.params:,} | {r.val_bytes_per_token:.2f} | "
+            f"{r.tokens_seen:,} | {r.bytes_seen / 1e6:.2f} MB | {r.val_loss:.4f} | "
+            f"{f'**{bpb}**' if r.val_bpb == best else bpb} | {gap} |"
+        )
     return "\n".join(lines)
 
 
@@ -100,8 +120,10 @@ def domain_from_file(path: Path, out: Path, train_bytes: int, heldout_bytes: int
     """The first TRAIN_BYTES of a file to train on and its last HELDOUT_BYTES held out, cut at line ends, as files
     under OUT (a clear error when the file is missing or too small for both)."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: pass a UTF-8 text file for this domain (e.g. --domain-b "
-                                f"../shared/data/multilingual.txt)")
+        raise FileNotFoundError(
+            f"{path} not found: pass a UTF-8 text file for this domain (e.g. --domain-b "
+            f"../shared/data/multilingual.txt)"
+        )
     size = path.stat().st_size
     if size < 2 * heldout_bytes:
         raise ValueError(f"{path} has {size:,} bytes, too few to hold out {heldout_bytes:,}: lower --heldout-bytes")
@@ -111,7 +133,7 @@ def domain_from_file(path: Path, out: Path, train_bytes: int, heldout_bytes: int
         f.seek(size - heldout_bytes)
         tail = f.read()
     head = head[: head.rfind(b"\n") + 1] or head
-    tail = tail[tail.find(b"\n") + 1:]
+    tail = tail[tail.find(b"\n") + 1 :]
     name = path.stem
     for part, data in (("train", head), ("heldout", tail)):
         try:
@@ -130,8 +152,9 @@ def load_domain(spec: str, out: Path, train_bytes: int, heldout_bytes: int) -> D
 
 
 # ---------------------------------------------------------------------------------------------------------- the run
-def run_experiment(a: Domain, b: Domain, cfg: PipelineConfig, image: Path | None,
-                   with_gpt2: bool = True) -> tuple[str, list[Row]]:
+def run_experiment(
+    a: Domain, b: Domain, cfg: PipelineConfig, image: Path | None, with_gpt2: bool = True
+) -> tuple[str, list[Row]]:
     """Train both tokenizers (cfg.vocab_size tokens each), compare compression, train one model per tokenizer;
     returns (markdown, rows)."""
     vocab_size = cfg.vocab_size
@@ -146,8 +169,14 @@ def run_experiment(a: Domain, b: Domain, cfg: PipelineConfig, image: Path | None
     sources: dict[str, str] = {}
     for d in (a, b):
         t0 = time.perf_counter()
-        tok = Tokenizer.train(path=d.train, vocab_size=vocab_size, pattern="gpt4", special_tokens=[EOT],
-                              progress=True, name=f"{d.name}-{vocab_size}")
+        tok = Tokenizer.train(
+            path=d.train,
+            vocab_size=vocab_size,
+            pattern="gpt4",
+            special_tokens=[EOT],
+            progress=True,
+            name=f"{d.name}-{vocab_size}",
+        )
         model_path = tok.save(out / tok.name)
         print(f"{tok.name}: {d.train.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s -> {model_path}")
         specs[tok.name], toks[tok.name], sources[tok.name] = str(model_path), tok, d.name
@@ -159,8 +188,10 @@ def run_experiment(a: Domain, b: Domain, cfg: PipelineConfig, image: Path | None
     compression = compression_table(toks, texts)
     print(compression)
 
-    banner(f"3/3 the same rope GPT-2 ({cfg.preset}, {cfg.steps} steps x {cfg.batch_tokens:,} tokens) on {a.name}, "
-           f"once per tokenizer")
+    banner(
+        f"3/3 the same rope GPT-2 ({cfg.preset}, {cfg.steps} steps x {cfg.batch_tokens:,} tokens) on {a.name}, "
+        f"once per tokenizer"
+    )
     corpus = corpus_file(a.heldout, a.train, out)
     rows, runs = [], {}
     for name, spec in specs.items():
@@ -172,20 +203,41 @@ def run_experiment(a: Domain, b: Domain, cfg: PipelineConfig, image: Path | None
         loss, _, bpt = evaluate_model(cfg, run.checkpoint, data)
         log = load_run(run.run_dir)
         runs[name] = log
-        rows.append(Row(name, sources[name], read_manifest(data)["vocab_size"], log.header["num_params"], bpt,
-                        shard_bytes_per_token(data, "train"), cfg.steps * cfg.batch_tokens, loss))
+        rows.append(
+            Row(
+                name,
+                sources[name],
+                read_manifest(data)["vocab_size"],
+                log.header["num_params"],
+                bpt,
+                shard_bytes_per_token(data, "train"),
+                cfg.steps * cfg.batch_tokens,
+                loss,
+            )
+        )
         print(f"{name}: val loss {loss:.4f}, {rows[-1].val_bpb:.4f} bits per byte")
-        print(f"compression check: {bytes_per_token(toks[name], texts[f'{a.name} (held out)']):.3f} bytes/token "
-              f"(report) vs {bpt:.3f} (val shard)")
+        print(
+            f"compression check: {bytes_per_token(toks[name], texts[f'{a.name} (held out)']):.3f} bytes/token "
+            f"(report) vs {bpt:.3f} (val shard)"
+        )
 
     minutes = (time.perf_counter() - t_start) / 60
     device = next(iter(runs.values())).header.get("device")
-    md = "\n".join([
-        f"# Tokenizer-effect experiment ({vocab_size:,}-token tokenizers; {cfg.preset} rope GPT-2, {cfg.steps} steps x "
-        f"{cfg.batch_tokens:,} tokens on {a.name}; {device}, {minutes:.1f} min)", "",
-        "## Compression (bytes per token on held-out text)", "", compression, "",
-        f"## Training on {a.name}: val bits per byte on its held-out text", "", results_table(rows), "",
-    ])
+    md = "\n".join(
+        [
+            f"# Tokenizer-effect experiment ({vocab_size:,}-token tokenizers; {cfg.preset} rope GPT-2, "
+            f"{cfg.steps} steps x {cfg.batch_tokens:,} tokens on {a.name}; {device}, {minutes:.1f} min)",
+            "",
+            "## Compression (bytes per token on held-out text)",
+            "",
+            compression,
+            "",
+            f"## Training on {a.name}: val bits per byte on its held-out text",
+            "",
+            results_table(rows),
+            "",
+        ]
+    )
     atomic_write(out / "results.md", md.encode())
     if image is not None:
         plot_experiment(toks, texts, runs, rows, image)
@@ -224,8 +276,9 @@ def main(argv: list[str] | None = None) -> str:
     D = DEFAULTS
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # domains
-    p.add_argument("--domain-a", default=PLAYS, help=f"{PLAYS} (default) or a UTF-8 file: tokenizer A and the "
-                   "models train on it")
+    p.add_argument(
+        "--domain-a", default=PLAYS, help=f"{PLAYS} (default) or a UTF-8 file: tokenizer A and the models train on it"
+    )
     p.add_argument("--domain-b", default=str(GUTENBERG), help="a UTF-8 file for tokenizer B")
     p.add_argument("--tokenizer-bytes", default="4M", help="text per file-domain to train on (K/M/G suffixes)")
     p.add_argument("--heldout-bytes", default="1M", help="text per file-domain held out (its end)")
@@ -248,10 +301,21 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--image", default="images/tokenizer-experiment.png", help="the plot ('' for none)")
     args = p.parse_args(argv)
     try:
-        cfg = dataclasses.replace(D, out=args.out, vocab_size=args.vocab_size, preset=args.preset, steps=args.steps,
-                                  batch_tokens=args.batch_tokens, micro_batch=args.micro_batch, seq_len=args.seq_len,
-                                  eval_every=args.eval_every, val_batches=args.val_batches, device=args.device,
-                                  threads=args.threads, seed=args.seed)
+        cfg = dataclasses.replace(
+            D,
+            out=args.out,
+            vocab_size=args.vocab_size,
+            preset=args.preset,
+            steps=args.steps,
+            batch_tokens=args.batch_tokens,
+            micro_batch=args.micro_batch,
+            seq_len=args.seq_len,
+            eval_every=args.eval_every,
+            val_batches=args.val_batches,
+            device=args.device,
+            threads=args.threads,
+            seed=args.seed,
+        )
     except ValueError as e:  # checked before any work
         p.error(str(e))
     out = Path(args.out)
@@ -262,4 +326,3 @@ def main(argv: list[str] | None = None) -> str:
         p.error(f"the two domains are the same ({a.name}): give two different texts")
     md, _ = run_experiment(a, b, cfg, Path(args.image) if args.image else None, not args.no_gpt2)
     return md
-

@@ -3,7 +3,7 @@
     python gpt-2/train.py --config rope --data data/edu10B                  # one GPU (or CPU)
     torchrun --standalone --nproc_per_node=8 gpt-2/train.py --config rope            # 8 GPUs, one node
     torchrun --nnodes=2 --nproc_per_node=8 --node_rank=0 --rdzv-backend=c10d \\
-        --rdzv-endpoint=HOST:29500 gpt-2/train.py --config rope                      # 2 nodes (node_rank 1 on the other)
+        --rdzv-endpoint=HOST:29500 gpt-2/train.py --config rope                      # 2 nodes (node_rank 1 there)
     python gpt-2/train.py --config rope --model tiny --data runs/data/shakespeare \\
         --total-batch-tokens 8192 --micro-batch 16 --max-steps 200                   # minutes on a laptop CPU
 
@@ -48,8 +48,8 @@ from gpt2.evaluate import bits_per_byte, hellaswag_accuracy, load_hellaswag, sam
 from gpt2.model import GPT, GPTConfig
 from gpt2.runlog import RunLog, git_commit, start_wandb
 from gpt2.schedule import get_lr
-from scratch.files import remove_stale_temps
 from gpt2.tokenizer import load_tokenizer
+from scratch.files import remove_stale_temps
 
 
 class NonFiniteLoss(RuntimeError):
@@ -60,8 +60,16 @@ class NonFiniteLoss(RuntimeError):
 # one optimizer step
 
 
-def train_step(model, optimizer, next_batch, grad_accum: int, lr: float, grad_clip: float, d: Dist,
-               autocast_dtype: torch.dtype | None = None) -> tuple[float, float]:
+def train_step(
+    model,
+    optimizer,
+    next_batch,
+    grad_accum: int,
+    lr: float,
+    grad_clip: float,
+    d: Dist,
+    autocast_dtype: torch.dtype | None = None,
+) -> tuple[float, float]:
     """Accumulate GRAD_ACCUM micro-batches (syncing DDP gradients only on the last), clip, update.
 
     Returns (mean loss over the step's micro-batches and ranks, gradient norm before clipping). Raises NonFiniteLoss
@@ -123,19 +131,34 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
     manifest = read_manifest(cfg.data)
     tok = load_tokenizer(manifest["tokenizer"])
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model_cfg = GPTConfig.from_preset(cfg.model, vocab_size=manifest["vocab_size"], pad_vocab_to=64,  # 50257 -> 50304
-                                       **model_overrides(cfg))
+    model_cfg = GPTConfig.from_preset(
+        cfg.model,
+        vocab_size=manifest["vocab_size"],
+        pad_vocab_to=64,  # 50257 -> 50304
+        **model_overrides(cfg),
+    )
     seq_len = cfg.seq_len or model_cfg.block_size
     grad_accum = cfg.total_batch_tokens // (cfg.micro_batch * seq_len * d.world_size)  # exact: cfg.check() said so
     raw_model = GPT(model_cfg).to(d.device)
-    optimizer = raw_model.configure_optimizers(cfg.weight_decay, cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                                               device_type=d.device.type)
-    loader = make_loader(cfg.exp.loader, cfg.data, cfg.micro_batch, seq_len, split="train", rank=d.rank,
-                         world_size=d.world_size, seed=cfg.seed)
+    optimizer = raw_model.configure_optimizers(
+        cfg.weight_decay, cfg.lr, betas=(cfg.beta1, cfg.beta2), device_type=d.device.type
+    )
+    loader = make_loader(
+        cfg.exp.loader,
+        cfg.data,
+        cfg.micro_batch,
+        seq_len,
+        split="train",
+        rank=d.rank,
+        world_size=d.world_size,
+        seed=cfg.seed,
+    )
     max_steps = cfg.max_steps or loader.batches_per_epoch // grad_accum  # one epoch
     if max_steps < 1:
-        raise ValueError(f"the training shards hold less than one step of {cfg.total_batch_tokens} tokens: "
-                         "lower --total-batch-tokens or prepare more data")
+        raise ValueError(
+            f"the training shards hold less than one step of {cfg.total_batch_tokens} tokens: "
+            "lower --total-batch-tokens or prepare more data"
+        )
 
     # resume: weights, optimizer moments, loader position, RNG streams (gpt2.checkpoint)
     start, ckpt_path = 0, None
@@ -157,11 +180,22 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
     bpt = bytes_per_token(cfg.data, "val")
     flops_per_token = raw_model.flops_per_token(seq_len)
     header = {
-        "type": "config", "step": start, "resumed_from": str(ckpt_path) if ckpt_path else None,
-        "train_config": cfg.to_dict(), "model_config": dataclasses.asdict(model_cfg), "git_commit": git_commit(),
-        "tokenizer": manifest["tokenizer"], "world_size": d.world_size, "device": str(d.device),
-        "grad_accum_steps": grad_accum, "seq_len": seq_len, "max_steps": max_steps, "warmup_steps": warmup,
-        "max_lr": cfg.lr, "num_params": raw_model.num_params(), "val_bytes_per_token": bpt,
+        "type": "config",
+        "step": start,
+        "resumed_from": str(ckpt_path) if ckpt_path else None,
+        "train_config": cfg.to_dict(),
+        "model_config": dataclasses.asdict(model_cfg),
+        "git_commit": git_commit(),
+        "tokenizer": manifest["tokenizer"],
+        "world_size": d.world_size,
+        "device": str(d.device),
+        "grad_accum_steps": grad_accum,
+        "seq_len": seq_len,
+        "max_steps": max_steps,
+        "warmup_steps": warmup,
+        "max_lr": cfg.lr,
+        "num_params": raw_model.num_params(),
+        "val_bytes_per_token": bpt,
         "hellaswag_examples": len(hs_examples) if hs_examples else 0,
     }
     log = None
@@ -200,10 +234,16 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
         if not d.master:  # every rank's loader is at the same stream position: rank 0's state resumes them all
             return None
         state = {
-            "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
-            "config": dataclasses.asdict(model_cfg), "tokenizer": manifest["tokenizer"],
-            "step": step, "max_steps": max_steps, "loader": loader.state_dict(), "rng": rng_state(),
-            "train_config": cfg.to_dict(), "world_size": d.world_size,
+            "model": raw_model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "config": dataclasses.asdict(model_cfg),
+            "tokenizer": manifest["tokenizer"],
+            "step": step,
+            "max_steps": max_steps,
+            "loader": loader.state_dict(),
+            "rng": rng_state(),
+            "train_config": cfg.to_dict(),
+            "world_size": d.world_size,
         }
         path = save_rotating(run_dir, step, state, cfg.keep_last)
         emit({"type": "checkpoint", "step": step, "path": str(path)}, f"saved {path}")
@@ -223,9 +263,11 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
                     loss, norm = train_step(model, optimizer, loader.next_batch, grad_accum, lr, cfg.grad_clip, d, amp)
                 except NonFiniteLoss as e:
                     last = list_checkpoints(run_dir)
-                    raise NonFiniteLoss(f"non-finite training loss at step {step} ({e}); stopped before the update. "
-                                        f"Last good checkpoint: {last[-1] if last else 'none'}. Lower --max-lr or "
-                                        "check the data, then --resume.") from None
+                    raise NonFiniteLoss(
+                        f"non-finite training loss at step {step} ({e}); stopped before the update. "
+                        f"Last good checkpoint: {last[-1] if last else 'none'}. Lower --max-lr or "
+                        "check the data, then --resume."
+                    ) from None
                 if cuda:
                     torch.cuda.synchronize()
                 dt = time.perf_counter() - t0
@@ -233,12 +275,23 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
                 losses.append(loss)
                 tps = cfg.total_batch_tokens / dt
                 util = flops.mfu(flops_per_token * tps / d.world_size, d.device, amp or torch.float32)  # per GPU
-                rec = {"type": "train", "step": step, "loss": loss, "lr": lr, "grad_norm": norm, "dt_ms": dt * 1e3,
-                       "tokens_per_sec": tps, "mfu": util, "epoch": getattr(loader, "epoch", None)}
+                rec = {
+                    "type": "train",
+                    "step": step,
+                    "loss": loss,
+                    "lr": lr,
+                    "grad_norm": norm,
+                    "dt_ms": dt * 1e3,
+                    "tokens_per_sec": tps,
+                    "mfu": util,
+                    "epoch": getattr(loader, "epoch", None),
+                }
                 line = None
                 if step % cfg.log_every == 0 or step == max_steps:
-                    line = (f"step {step:5d}/{max_steps} | loss {loss:.6f} | lr {lr:.2e} | norm {norm:.3f} | "
-                            f"dt {dt * 1e3:.0f}ms | tok/s {tps:,.0f}" + (f" | mfu {util:.1%}" if util else ""))
+                    line = (
+                        f"step {step:5d}/{max_steps} | loss {loss:.6f} | lr {lr:.2e} | norm {norm:.3f} | "
+                        f"dt {dt * 1e3:.0f}ms | tok/s {tps:,.0f}" + (f" | mfu {util:.1%}" if util else "")
+                    )
                 emit(rec, line)
                 if stop_agreed(stop, d):  # SIGTERM / SIGINT on any rank: every rank stops after this step
                     stopped = stop.signal or "signal"
@@ -247,13 +300,21 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
                 if stopped or step % cfg.ckpt_every == 0 or step == max_steps:
                     saved = checkpoint(step) or saved
                 if stopped:
-                    emit({"type": "stopped", "step": step, "reason": stopped},
-                         f"stopped ({stopped}) after step {step}; continue with --resume")
+                    emit(
+                        {"type": "stopped", "step": step, "reason": stopped},
+                        f"stopped ({stopped}) after step {step}; continue with --resume",
+                    )
                     break
             if step == max_steps and cfg.eval_every and not stopped:
                 last_eval = evaluate(step)
-        emit({"type": "end", "step": step, "stopped": stopped, **({k: v for k, v in last_eval.items() if k != "type"}
-                                                                   if last_eval else {})})
+        emit(
+            {
+                "type": "end",
+                "step": step,
+                "stopped": stopped,
+                **({k: v for k, v in last_eval.items() if k != "type"} if last_eval else {}),
+            }
+        )
     finally:
         if log is not None:
             log.close()
@@ -293,8 +354,13 @@ def parse_args(argv: list[str] | None = None):
     p.add_argument("--run-name", default=D.run_name, help="default: the config name")
     p.add_argument("--ckpt-every", type=int, default=D.ckpt_every)
     p.add_argument("--keep-last", type=int, default=D.keep_last, help="checkpoints kept")
-    p.add_argument("--resume", nargs="?", const="latest", default=None,
-                   help="continue from the newest checkpoint of the run (or from PATH)")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        help="continue from the newest checkpoint of the run (or from PATH)",
+    )
     p.add_argument("--stop-at", type=int, default=D.stop_at, help="save and exit after this step")
     p.add_argument("--log-every", type=int, default=D.log_every, help="console line every N steps (log.jsonl: all)")
     # system

@@ -32,7 +32,8 @@ def cache_dir() -> Path:
     """Where downloads and derived corpora live: $BFS_CACHE, else $XDG_CACHE_HOME/building-from-scratch,
     else ~/.cache/building-from-scratch (created on first use)."""
     root = os.environ.get(CACHE_ENV) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / (
-        "building-from-scratch")
+        "building-from-scratch"
+    )
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -98,8 +99,10 @@ def _fetch(url: str, dest: Path, md5: str | None, timeout: float) -> None:
                 h.update(block)
                 bar.update(len(block))
         if md5 is not None and h.hexdigest() != md5:
-            raise ValueError(f"{url} downloaded with md5 {h.hexdigest()}, expected {md5}: the file changed upstream "
-                             f"or was corrupted on the way; pass a local copy instead (--data PATH)")
+            raise ValueError(
+                f"{url} downloaded with md5 {h.hexdigest()}, expected {md5}: the file changed upstream "
+                f"or was corrupted on the way; pass a local copy instead (--data PATH)"
+            )
 
 
 def _is_offline(error: BaseException) -> bool:
@@ -108,8 +111,14 @@ def _is_offline(error: BaseException) -> bool:
     return isinstance(reason, socket.gaierror)
 
 
-def download(url: str, dest: str | os.PathLike, md5: str | None = None, timeout: float = 30, retries: int = 2,
-             backoff: float = 1.0) -> Path:
+def download(
+    url: str,
+    dest: str | os.PathLike,
+    md5: str | None = None,
+    timeout: float = 30,
+    retries: int = 2,
+    backoff: float = 1.0,
+) -> Path:
     """Fetch `url` to `dest` once; later calls return the cached file. Checked against `md5` when given.
 
     Transient network errors are retried `retries` times (waiting backoff, 2*backoff, ...); an unresolvable host
@@ -124,7 +133,8 @@ def download(url: str, dest: str | os.PathLike, md5: str | None = None, timeout:
             return dest
         except (urllib.error.URLError, OSError) as e:
             if attempt == retries or _is_offline(e):
-                raise ConnectionError(f"could not download {url} ({e}): are you offline? "
-                                      f"Pass a local file instead (e.g. --data PATH)") from None
+                raise ConnectionError(
+                    f"could not download {url} ({e}): are you offline? Pass a local file instead (e.g. --data PATH)"
+                ) from None
             time.sleep(backoff * 2**attempt)
     raise AssertionError("unreachable: the last attempt returns or raises")

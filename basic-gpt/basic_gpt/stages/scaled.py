@@ -23,8 +23,8 @@ from basic_gpt.model import CharLM, GPTConfig
 def rope_tables(block_size: int, head_size: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin (T, hs) of the angles pos * base^(-2i/hs), each repeated for both halves of a head."""
     inv_freq = base ** (-torch.arange(0, head_size, 2).float() / head_size)  # (hs/2,)
-    angles = torch.outer(torch.arange(block_size).float(), inv_freq)        # (T, hs/2)
-    angles = torch.cat((angles, angles), dim=-1)                             # (T, hs)
+    angles = torch.outer(torch.arange(block_size).float(), inv_freq)  # (T, hs/2)
+    angles = torch.cat((angles, angles), dim=-1)  # (T, hs)
     return angles.cos(), angles.sin()
 
 
@@ -61,8 +61,9 @@ class CausalSelfAttention(nn.Module):
         if self.rope:
             q, k = apply_rope(q, self.cos[:T], self.sin[:T]), apply_rope(k, self.cos[:T], self.sin[:T])
         if self.flash:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                               dropout_p=self.dropout if self.training else 0.0)
+            y = F.scaled_dot_product_attention(
+                q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+            )
         else:  # the same math as stage 2's Head, for all heads at once
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))  # (B, nh, T, T)
             att = att.masked_fill(~self.tril[:T, :T], float("-inf"))
@@ -101,12 +102,14 @@ class ScaledBlock(nn.Module):
 class GPT(CharLM):
     def __init__(self, config: GPTConfig):
         super().__init__(config)
-        self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(config.vocab_size, config.n_embd),
-            drop=nn.Dropout(config.dropout),
-            h=nn.ModuleList([ScaledBlock(config) for _ in range(config.n_layer)]),
-            ln_f=nn.LayerNorm(config.n_embd),
-        ))
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList([ScaledBlock(config) for _ in range(config.n_layer)]),
+                ln_f=nn.LayerNorm(config.n_embd),
+            )
+        )
         if not config.rope:
             self.transformer["wpe"] = nn.Embedding(config.block_size, config.n_embd)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)

@@ -24,14 +24,14 @@ class Head(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
-        k = self.key(x)    # (B, T, hs)
+        k = self.key(x)  # (B, T, hs)
         q = self.query(x)  # (B, T, hs)
         # affinities; the 1/sqrt(hs) keeps their variance ~1 so softmax stays soft at init
         wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5  # (B, T, T)
         wei = wei.masked_fill(self.tril[:T, :T] == 0, float("-inf"))  # causal: no peeking at the future
         wei = F.softmax(wei, dim=-1)
         v = self.value(x)  # (B, T, hs)
-        return wei @ v     # (B, T, hs)
+        return wei @ v  # (B, T, hs)
 
 
 class SingleHeadLM(CharLM):
@@ -50,5 +50,5 @@ class SingleHeadLM(CharLM):
         B, T = idx.shape
         pos = torch.arange(T, device=idx.device)
         x = self.wte(idx) + self.wpe(pos)  # (B, T, C)
-        x = self.body(x)                   # (B, T, C)
-        return self.lm_head(x)             # (B, T, vocab_size)
+        x = self.body(x)  # (B, T, C)
+        return self.lm_head(x)  # (B, T, vocab_size)
