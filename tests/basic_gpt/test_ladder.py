@@ -6,13 +6,13 @@ import pytest
 
 from basic_gpt.data import load_dataset
 from basic_gpt.ladder import run_ladder
-from testutil import run_notebook, shared_file
+from testutil import corpus_file, run_notebook
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "basic-gpt" / "notebooks"
 
 
 def test_ladder_writes_table_and_plot(tmp_path):
-    ds = load_dataset(shared_file("tinyshakespeare.txt"))
+    ds = load_dataset(corpus_file("tinyshakespeare.txt"))
     results = run_ladder(ds, ["bigram", "residual"], tmp_path / "ladder.md", tmp_path / "curves.png",
                          max_iters=40, eval_interval=20, progress=False)
     table = (tmp_path / "ladder.md").read_text().splitlines()
@@ -24,5 +24,5 @@ def test_ladder_writes_table_and_plot(tmp_path):
 
 @pytest.mark.parametrize("name", ["bigram-dev", "self-attention-dev", "layer-norm-dev"])
 def test_notebook_runs(name, monkeypatch):
-    monkeypatch.setenv("BASIC_GPT_DATA", str(shared_file("tinyshakespeare.txt")))
+    monkeypatch.setenv("BASIC_GPT_DATA", str(corpus_file("tinyshakespeare.txt")))
     run_notebook(NOTEBOOKS / f"{name}.ipynb")

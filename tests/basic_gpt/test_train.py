@@ -10,17 +10,17 @@ from torch.nn import functional as F
 from basic_gpt.cli import main
 from basic_gpt.data import load_dataset
 from basic_gpt.train import TrainConfig, build_model, load_checkpoint, lr_at, sample, save_checkpoint, split_loss, train
-from testutil import shared_file
+from testutil import corpus_file
 
 
 @pytest.fixture(scope="module")
 def ds():
-    return load_dataset(shared_file("tinyshakespeare.txt"))
+    return load_dataset(corpus_file("tinyshakespeare.txt"))
 
 
 def test_a_few_hundred_steps_learn(ds):
     torch.manual_seed(0)
-    m = build_model("pre-layernorm", 65)
+    m = build_model("pre-layernorm", ds.tokenizer.vocab_size)
     hist = train(m, ds.train, ds.val, TrainConfig(max_iters=300, eval_interval=300), progress=False)
     start, end = hist[0]["val_loss"], hist[-1]["val_loss"]
     assert start > 4.0 and end < 2.9, (start, end)
@@ -30,7 +30,7 @@ def test_a_few_hundred_steps_learn(ds):
 def test_same_seed_same_losses(ds):
     def run(seed):
         torch.manual_seed(seed)
-        m = build_model("residual", 65)
+        m = build_model("residual", ds.tokenizer.vocab_size)
         cfg = TrainConfig(max_iters=30, eval_interval=10, seed=seed, eval_train_windows=200)
         return [(h["train_loss"], h["val_loss"]) for h in train(m, ds.train, ds.val[:5000], cfg, progress=False)]
 
@@ -61,7 +61,7 @@ def test_lr_schedule():
 
 def test_generation_and_checkpoint(ds, tmp_path):
     torch.manual_seed(0)
-    m = build_model("scaled", 65, n_layer=2, n_embd=32, block_size=32)
+    m = build_model("scaled", ds.tokenizer.vocab_size, n_layer=2, n_embd=32, block_size=32)
     train(m, ds.train, ds.val[:3000], TrainConfig(max_iters=20, eval_interval=0, batch_size=4), progress=False)
     text = sample(m, ds.tokenizer, "ROMEO:", 200, seed=3)
     assert text.startswith("ROMEO:") and len(text) == 206
@@ -75,7 +75,7 @@ def test_generation_and_checkpoint(ds, tmp_path):
 
 
 def test_prompt_outside_vocabulary(ds):
-    m = build_model("bigram", 65)
+    m = build_model("bigram", ds.tokenizer.vocab_size)
     with pytest.raises(ValueError, match="outside the model's vocabulary"):
         sample(m, ds.tokenizer, "Ω hello", 10)
     with pytest.raises(ValueError, match="prompt is empty"):
@@ -88,28 +88,29 @@ def test_missing_checkpoint(tmp_path):
 
 
 def test_cli_trains_logs_checkpoints_and_samples(tmp_path, capsys):
-    data = shared_file("tinyshakespeare.txt")
+    data = corpus_file("tinyshakespeare.txt")
     last = main(["--stage", "bigram", "--data", str(data), "--max-iters", "40", "--eval-interval", "20",
                  "--out-dir", str(tmp_path), "--sample-len", "50", "--no-progress", "--device", "cpu"])
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in log] == [0, 20, 40] and log[-1] == last
-    assert log[-1]["val_loss"] < log[0]["val_loss"] < math.log(65) + 1.5
+    vocab_size = len(set(data.read_text(encoding="utf-8")))  # 65 in Tiny Shakespeare
+    assert log[-1]["val_loss"] < log[0]["val_loss"] < math.log(vocab_size) + 1.5
     m, tok = load_checkpoint(tmp_path / "ckpt.pt")
-    assert m.config.block_size == 8 and tok.vocab_size == 65
+    assert m.config.block_size == 8 and tok.vocab_size == vocab_size
     out = capsys.readouterr().out
     assert "iter 40" in out and "---\n" in out
 
 
 def test_cli_rejects_bad_prompt_before_training(tmp_path):
     with pytest.raises(ValueError, match="outside the model's vocabulary"):
-        main(["--stage", "bigram", "--data", str(shared_file("tinyshakespeare.txt")), "--prompt", "∑",
+        main(["--stage", "bigram", "--data", str(corpus_file("tinyshakespeare.txt")), "--prompt", "∑",
               "--out-dir", str(tmp_path), "--no-progress"])
     assert not (tmp_path / "ckpt.pt").exists()
 
 
 def test_time_budget_stops_and_anneals(ds):
     torch.manual_seed(0)
-    m = build_model("bigram", 65)
+    m = build_model("bigram", ds.tokenizer.vocab_size)
     cfg = TrainConfig(time_budget_s=1.0, max_iters=10**9, eval_interval=0, eval_train_windows=10,
                       schedule="cosine", lr=1e-2, min_lr=1e-3)
     hist = train(m, ds.train, ds.val[:2000], cfg, progress=False)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from bpe import Tokenizer
 from bpe.patterns import CL100K_PATTERN, GPT2_PATTERN
 from bpe.training import count_pretokens, count_pretokens_file, train_fast, train_naive
-from testutil import shared_file
+from testutil import corpus_file
 
 EOT = "<|endoftext|>"
 
@@ -30,7 +30,7 @@ def test_hand_computed_tie_rule():
 @pytest.mark.parametrize("vocab_size", [300, 512])
 @pytest.mark.parametrize("pattern", [GPT2_PATTERN, CL100K_PATTERN], ids=["gpt2", "cl100k"])
 def test_chain_on_tiny_shakespeare(vocab_size, pattern):
-    text = shared_file("tinyshakespeare.txt").read_text()[:30_000]
+    text = corpus_file("tinyshakespeare.txt").read_text()[:30_000]
     naive, fast, rust = three_trainers(text, vocab_size, pattern)
     assert len(naive) == vocab_size - 256
     assert fast == naive
@@ -38,7 +38,7 @@ def test_chain_on_tiny_shakespeare(vocab_size, pattern):
 
 
 def test_chain_on_multilingual_with_special_tokens():
-    text = shared_file("multilingual.txt").read_text()[:40_000]
+    text = corpus_file("multilingual.txt").read_text()[:40_000]
     assert EOT in text
     naive, fast, rust = three_trainers(text, 400, GPT2_PATTERN, [EOT])
     assert fast == naive and rust == naive
@@ -58,7 +58,7 @@ def test_chain_on_generated_text_full_of_ties(text, extra):
 
 
 def test_parallel_file_counting_equals_one_process(tmp_path):
-    text = shared_file("multilingual.txt").read_text()[:400_000]
+    text = corpus_file("multilingual.txt", any_text=True).read_text()[:400_000]
     path = tmp_path / "corpus.txt"
     path.write_text(text, encoding="utf-8")
     assert count_pretokens_file(path, GPT2_PATTERN, [EOT], workers=2) == count_pretokens(text, GPT2_PATTERN, [EOT])
