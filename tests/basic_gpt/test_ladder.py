@@ -13,8 +13,15 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "basic-gpt" / "notebooks"
 
 def test_ladder_writes_table_and_plot(tmp_path):
     ds = load_dataset(corpus_file("tinyshakespeare.txt"))
-    results = run_ladder(ds, ["bigram", "residual"], tmp_path / "ladder.md", tmp_path / "curves.png",
-                         max_iters=40, eval_interval=20, progress=False)
+    results = run_ladder(
+        ds,
+        ["bigram", "residual"],
+        tmp_path / "ladder.md",
+        tmp_path / "curves.png",
+        max_iters=40,
+        eval_interval=20,
+        progress=False,
+    )
     table = (tmp_path / "ladder.md").read_text().splitlines()
     assert len(table) == 4 and table[2].startswith("| bigram |") and table[3].startswith("| residual |")
     assert f"{results[1]['val_loss']:.3f}" in table[3] and "| 2.20 |" in table[3]  # ours beside the original

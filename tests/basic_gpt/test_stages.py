@@ -28,7 +28,7 @@ def test_shapes(name):
     x = torch.randint(V, (3, T))
     logits, loss = m(x, x)
     assert logits.shape == (3, T, V) and loss.shape == ()
-    assert m(x[:, :T - 2])[0].shape == (3, T - 2, V)  # shorter contexts work too
+    assert m(x[:, : T - 2])[0].shape == (3, T - 2, V)  # shorter contexts work too
     assert m(x)[1] is None
 
 
@@ -42,7 +42,7 @@ def test_causality(name):
         x2 = x.clone()
         x2[:, t + 1] = (x2[:, t + 1] + 1) % V
         out = m(x2)[0]
-        assert torch.allclose(out[:, :t + 1], base[:, :t + 1], atol=1e-5), f"position <= {t} saw token {t + 1}"
+        assert torch.allclose(out[:, : t + 1], base[:, : t + 1], atol=1e-5), f"position <= {t} saw token {t + 1}"
         assert not torch.allclose(out[:, t + 1], base[:, t + 1])  # ...but position t+1 does see it
 
 
@@ -51,13 +51,14 @@ def test_initial_loss_near_uniform(name):
     ds_path = corpus_file("tinyshakespeare.txt")
     text = ds_path.read_text()[:20_000]
     from basic_gpt.data import CharTokenizer
+
     tok = CharTokenizer.from_text(ds_path.read_text())
     data = torch.tensor(tok.encode(text))
     torch.manual_seed(0)
     m = build_model(name, tok.vocab_size).eval()
     T = m.config.block_size
     n = (len(data) - 1) // T
-    loss = m(data[:n * T].view(n, T), data[1:n * T + 1].view(n, T))[1].item()
+    loss = m(data[: n * T].view(n, T), data[1 : n * T + 1].view(n, T))[1].item()
     # PyTorch's default init leaves logits with some spread (the lecture's bigram starts at 4.87);
     # the scaled stage's GPT-2 init (std 0.02) starts within ~0.03 of the uniform guess
     tol = 0.05 if name == "scaled" else 0.75
@@ -117,6 +118,6 @@ def test_softmax_attention_matches_formula():
     scores = q @ k.T / math.sqrt(32)
     expected = torch.zeros(8, 32)
     for t in range(8):
-        w = F.softmax(scores[t, :t + 1], dim=0)
-        expected[t] = (w[:, None] * v[:t + 1]).sum(0)
+        w = F.softmax(scores[t, : t + 1], dim=0)
+        expected[t] = (w[:, None] * v[: t + 1]).sum(0)
     assert torch.allclose(head(x)[0], expected, atol=1e-5)

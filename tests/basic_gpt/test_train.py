@@ -45,7 +45,7 @@ def test_split_loss_is_mean_over_every_window():
     data = torch.randint(65, (8 * 50 + 5,))
     losses = []
     for i in range(50):  # the hand-rolled oracle: one window at a time
-        x, y = data[i * 8:(i + 1) * 8], data[i * 8 + 1:(i + 1) * 8 + 1]
+        x, y = data[i * 8 : (i + 1) * 8], data[i * 8 + 1 : (i + 1) * 8 + 1]
         losses.append(F.cross_entropy(m(x[None])[0][0], y).item())
     assert split_loss(m, data, batch_size=7) == pytest.approx(sum(losses) / 50, rel=1e-5)
 
@@ -89,8 +89,25 @@ def test_missing_checkpoint(tmp_path):
 
 def test_cli_trains_logs_checkpoints_and_samples(tmp_path, capsys):
     data = corpus_file("tinyshakespeare.txt")
-    last = main(["--stage", "bigram", "--data", str(data), "--max-iters", "40", "--eval-interval", "20",
-                 "--out-dir", str(tmp_path), "--sample-len", "50", "--no-progress", "--device", "cpu"])
+    last = main(
+        [
+            "--stage",
+            "bigram",
+            "--data",
+            str(data),
+            "--max-iters",
+            "40",
+            "--eval-interval",
+            "20",
+            "--out-dir",
+            str(tmp_path),
+            "--sample-len",
+            "50",
+            "--no-progress",
+            "--device",
+            "cpu",
+        ]
+    )
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in log] == [0, 20, 40] and log[-1] == last
     vocab_size = len(set(data.read_text(encoding="utf-8")))  # 65 in Tiny Shakespeare
@@ -103,16 +120,34 @@ def test_cli_trains_logs_checkpoints_and_samples(tmp_path, capsys):
 
 def test_cli_rejects_bad_prompt_before_training(tmp_path):
     with pytest.raises(ValueError, match="outside the model's vocabulary"):
-        main(["--stage", "bigram", "--data", str(corpus_file("tinyshakespeare.txt")), "--prompt", "∑",
-              "--out-dir", str(tmp_path), "--no-progress"])
+        main(
+            [
+                "--stage",
+                "bigram",
+                "--data",
+                str(corpus_file("tinyshakespeare.txt")),
+                "--prompt",
+                "∑",
+                "--out-dir",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
     assert not (tmp_path / "ckpt.pt").exists()
 
 
 def test_time_budget_stops_and_anneals(ds):
     torch.manual_seed(0)
     m = build_model("bigram", ds.tokenizer.vocab_size)
-    cfg = TrainConfig(time_budget_s=1.0, max_iters=10**9, eval_interval=0, eval_train_windows=10,
-                      schedule="cosine", lr=1e-2, min_lr=1e-3)
+    cfg = TrainConfig(
+        time_budget_s=1.0,
+        max_iters=10**9,
+        eval_interval=0,
+        eval_train_windows=10,
+        schedule="cosine",
+        lr=1e-2,
+        min_lr=1e-3,
+    )
     hist = train(m, ds.train, ds.val[:2000], cfg, progress=False)
     assert len(hist) == 1 and hist[0]["iter"] > 10
     assert 1.0 <= hist[0]["time_s"] < 3.0

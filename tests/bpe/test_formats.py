@@ -57,16 +57,21 @@ def test_tiktoken_export_gives_our_ids(trained, tmp_path, sample_text):
     from tiktoken.load import load_tiktoken_bpe
 
     path = export_tiktoken(tmp_path / "tok.tiktoken", trained.mergeable_ranks)
-    enc = tiktoken.Encoding("ours", pat_str=trained.pattern, mergeable_ranks=load_tiktoken_bpe(str(path)),
-                            special_tokens=trained.special_tokens)
+    enc = tiktoken.Encoding(
+        "ours",
+        pat_str=trained.pattern,
+        mergeable_ranks=load_tiktoken_bpe(str(path)),
+        special_tokens=trained.special_tokens,
+    )
     assert enc.encode(sample_text, allowed_special="all") == trained.encode(sample_text, allowed_special="all")
 
 
 def test_hf_export_gives_our_ids(trained, tmp_path, sample_text):
     from tokenizers import Tokenizer as HFTokenizer
 
-    path = export_hf(tmp_path / "tokenizer.json", trained.mergeable_ranks, trained.special_tokens, trained.pattern,
-                     trained.merges)
+    path = export_hf(
+        tmp_path / "tokenizer.json", trained.mergeable_ranks, trained.special_tokens, trained.pattern, trained.merges
+    )
     hf = HFTokenizer.from_file(str(path))
     assert hf.encode(sample_text).ids == trained.encode(sample_text, allowed_special="all")
     assert hf.decode(trained.encode_ordinary("héllo wörld")) == "héllo wörld"
@@ -80,8 +85,9 @@ def test_hf_export_of_tiktoken_ranks_gives_tiktokens_ids(name, tmp_path):
 
     tok = Tokenizer.from_tiktoken(name)
     assert tok.merges is None  # ranks only: export_hf recovers the merges
-    hf = HFTokenizer.from_file(str(export_hf(tmp_path / "tokenizer.json", tok.mergeable_ranks, tok.special_tokens,
-                                             tok.pattern)))
+    hf = HFTokenizer.from_file(
+        str(export_hf(tmp_path / "tokenizer.json", tok.mergeable_ranks, tok.special_tokens, tok.pattern))
+    )
     # Shakespeare for the merges; long digit runs for cl100k's possessive \p{N}{1,3}+ (Oniguruma reads it otherwise)
     text = corpus_file("tinyshakespeare.txt").read_text()[:50_000] + " 1745, #1234567 and 64-6221541.\n"
     text += corpus_file("multilingual.txt", any_text=True).read_text()[:50_000]
@@ -114,8 +120,13 @@ def test_malformed_model_files_get_clear_errors(tmp_path, content, message):
 
 def test_load_model_returns_the_tokenizers_constructor_arguments(trained, tmp_path):
     spec = load_model(trained.save(tmp_path / "tok"))
-    assert spec == {"mergeable_ranks": trained.mergeable_ranks, "special_tokens": trained.special_tokens,
-                    "pattern": trained.pattern, "name": trained.name, "merges": trained.merges}
+    assert spec == {
+        "mergeable_ranks": trained.mergeable_ranks,
+        "special_tokens": trained.special_tokens,
+        "pattern": trained.pattern,
+        "name": trained.name,
+        "merges": trained.merges,
+    }
 
 
 def test_a_parsed_file_that_is_no_tokenizer_names_the_file(tmp_path):

@@ -1,6 +1,5 @@
 """The bpe-dev notebook executes top to bottom (its own asserts check naive == Rust merges)."""
 
-
 from testutil import ROOT, run_notebook
 
 

@@ -43,8 +43,9 @@ def test_our_patterns_take_the_fast_path(name):
     assert Tokenizer(dict(BYTES), pattern=name)._engine.splitter == name  # the engine a Tokenizer really runs
 
 
-@pytest.mark.parametrize("encoding, name", [("gpt2", "gpt2"), ("r50k_base", "gpt2"), ("cl100k_base", "cl100k"),
-                                            ("o200k_base", "o200k")])
+@pytest.mark.parametrize(
+    "encoding, name", [("gpt2", "gpt2"), ("r50k_base", "gpt2"), ("cl100k_base", "cl100k"), ("o200k_base", "o200k")]
+)
 def test_tiktoken_patterns_take_the_fast_path(encoding, name):
     require_tiktoken_cache(encoding)
     assert Tokenizer.from_tiktoken(encoding)._engine.splitter == name

@@ -60,8 +60,12 @@ def test_same_ids_as_tiktoken_on_generated_text(pair, text):
 def test_special_token_rules_match_tiktoken(pair):
     enc, tok = pair
     text = f"hi{EOT} there"
-    for kwargs in [dict(allowed_special="all"), dict(allowed_special={EOT}), dict(disallowed_special=()),
-                   dict(allowed_special=set(), disallowed_special=())]:
+    for kwargs in [
+        dict(allowed_special="all"),
+        dict(allowed_special={EOT}),
+        dict(disallowed_special=()),
+        dict(allowed_special=set(), disallowed_special=()),
+    ]:
         assert tok.encode(text, **kwargs) == enc.encode(text, **kwargs), kwargs
     with pytest.raises(ValueError) as ours:
         tok.encode(text)
@@ -141,7 +145,9 @@ def test_disallowed_special_text_raises_and_allowed_becomes_one_id(trained):
         trained.encode(f"a{EOT}b")
     ids = trained.encode(f"a{EOT}b", allowed_special={EOT})
     assert trained.special_tokens[EOT] in ids and len(ids) == 3
-    assert trained.encode("<|pad|>", allowed_special={EOT}, disallowed_special=()) != [trained.special_tokens["<|pad|>"]]
+    assert trained.encode("<|pad|>", allowed_special={EOT}, disallowed_special=()) != [
+        trained.special_tokens["<|pad|>"]
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ pathological
@@ -151,8 +157,11 @@ def _timed(fn, *args):
     return out, time.perf_counter() - t
 
 
-@pytest.mark.parametrize("make", [lambda n: "a" * n, lambda n: ("xyz" * n)[:n], lambda n: "\x00" * n,
-                                  lambda n: "0" * n], ids=["one-char", "no-spaces", "nul", "digits"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda n: "a" * n, lambda n: ("xyz" * n)[:n], lambda n: "\x00" * n, lambda n: "0" * n],
+    ids=["one-char", "no-spaces", "nul", "digits"],
+)
 def test_long_runs_are_safe_and_near_linear(pair, make):
     enc, tok = pair
     small, t_small = _timed(tok.encode_ordinary, make(100_000))

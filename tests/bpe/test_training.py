@@ -1,10 +1,10 @@
 """Trainer chain: naive (textbook oracle) == optimized Python == Rust, merge for merge, ties and specials included."""
 
-import bpe_rs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import bpe_rs
 from bpe import Tokenizer
 from bpe.patterns import CL100K_PATTERN, GPT2_PATTERN
 from bpe.training import count_pretokens, count_pretokens_file, train_fast, train_naive

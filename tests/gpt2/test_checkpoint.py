@@ -31,8 +31,14 @@ from gpt2.model import GPT, GPTConfig
 def tiny_state(**overrides) -> tuple[GPT, dict]:
     torch.manual_seed(0)
     model = GPT(GPTConfig.from_preset("tiny", vocab_size=300, **overrides)).eval()
-    return model, {"model": model.state_dict(), "config": asdict(model.config), "tokenizer": "gpt2",
-                   "step": 7, "rng": {"torch": torch.get_rng_state()}, "train_config": {"lr": 1e-3}}
+    return model, {
+        "model": model.state_dict(),
+        "config": asdict(model.config),
+        "tokenizer": "gpt2",
+        "step": 7,
+        "rng": {"torch": torch.get_rng_state()},
+        "train_config": {"lr": 1e-3},
+    }
 
 
 @pytest.mark.parametrize("pos_emb,mlp", [("learned", "gelu"), ("rope", "swiglu")])
@@ -61,7 +67,7 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path):
     path = tmp_path / "ckpt.pt"
     save_checkpoint(path, state)
     before = path.read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises((pickle.PicklingError, AttributeError)):  # a local lambda: AttributeError
         save_checkpoint(path, {**state, "bad": lambda: 0})  # torch.save cannot pickle a lambda
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]
@@ -78,8 +84,9 @@ def test_corrupted_file(tmp_path, damage):
     path = tmp_path / "ckpt.pt"
     save_checkpoint(path, state)
     data = path.read_bytes()
-    path.write_bytes({"truncated": data[: len(data) // 2], "random": bytes(range(256)) * 8,
-                      "text": b"hello world"}[damage])
+    path.write_bytes(
+        {"truncated": data[: len(data) // 2], "random": bytes(range(256)) * 8, "text": b"hello world"}[damage]
+    )
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         load_checkpoint(path)
 
@@ -148,8 +155,12 @@ def test_rotation_keeps_the_newest_k_by_step(tmp_path):
         assert path == tmp_path / f"ckpt_{step:06d}.pt"
     assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt_000010.pt", "ckpt_000011.pt", "ckpt_000012.pt"]
     assert load_checkpoint(tmp_path / "ckpt_000012.pt")["step"] == 12
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt_000010.pt", "ckpt_000011.pt", "ckpt_000012.pt",
-                                                           "ckpt_final.pt"]  # and no temp files
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ckpt_000010.pt",
+        "ckpt_000011.pt",
+        "ckpt_000012.pt",
+        "ckpt_final.pt",
+    ]  # and no temp files
     save_rotating(tmp_path, 13, minimal_state(13), keep_last=0)  # 0: keep every checkpoint
     assert len(list_checkpoints(tmp_path)) == 4
 

@@ -13,8 +13,16 @@ import numpy as np
 import pytest
 import torch
 
-from gpt2.data import (HEADER_BYTES, KINDS, bytes_per_token, iter_eval_batches, make_loader, read_manifest,
-                       write_manifest, write_shard)
+from gpt2.data import (
+    HEADER_BYTES,
+    KINDS,
+    bytes_per_token,
+    iter_eval_batches,
+    make_loader,
+    read_manifest,
+    write_manifest,
+    write_shard,
+)
 
 EOT = 0
 HASH = "ab" * 32
@@ -35,19 +43,29 @@ def make_shards(root, lengths, doc_len=(2, 9), seed=0, dtype="uint32"):
             starts.pop()
         tokens[starts] = EOT
         split = "val" if i == 0 else "train"
-        shards.append({"file": f"{split}_{i:05d}.bin", "split": split, "tokens": n, "docs": len(starts),
-                       "bytes": 3 * n})
+        shards.append(
+            {"file": f"{split}_{i:05d}.bin", "split": split, "tokens": n, "docs": len(starts), "bytes": 3 * n}
+        )
         write_shard(root / shards[-1]["file"], tokens.astype(dtype), len(starts), 3 * n, HASH)
         pos += n
-    write_manifest(root, {"tokenizer": "synthetic", "tokenizer_hash": HASH, "dtype": dtype, "eot_token": EOT,
-                          "vocab_size": pos + 1, "complete": True, "shards": shards})
+    write_manifest(
+        root,
+        {
+            "tokenizer": "synthetic",
+            "tokenizer_hash": HASH,
+            "dtype": dtype,
+            "eot_token": EOT,
+            "vocab_size": pos + 1,
+            "complete": True,
+            "shards": shards,
+        },
+    )
     return root
 
 
 def shard_tokens(root):
     m = read_manifest(root)
-    return [np.fromfile(root / s["file"], dtype=m["dtype"], offset=HEADER_BYTES).astype(np.int64)
-            for s in m["shards"]]
+    return [np.fromfile(root / s["file"], dtype=m["dtype"], offset=HEADER_BYTES).astype(np.int64) for s in m["shards"]]
 
 
 def window_key(x: torch.Tensor) -> np.ndarray:
@@ -101,10 +119,10 @@ def test_every_window_once_per_epoch(data, kind, world):
     for r in rows:  # locate each window by its unique token and check it is the source slice
         k = r[0] if r[0] != EOT else r[1]
         s = k - 1 if r[0] != EOT else k - 2
-        np.testing.assert_array_equal(r, toks[s:s + T + 1])
+        np.testing.assert_array_equal(r, toks[s : s + T + 1])
         starts.append(s)
     starts = np.array(starts)
-    orders = [starts[e * W:(e + 1) * W] for e in range(3)]
+    orders = [starts[e * W : (e + 1) * W] for e in range(3)]
     for order in orders:  # each epoch: every window exactly once, nothing dropped
         np.testing.assert_array_equal(np.sort(order), expected_windows(data))
     if kind == "sequential":
@@ -124,7 +142,7 @@ def test_ranks_disjoint_and_union_is_the_global_stream(data, kind):
     epoch = np.arange(len(three)) // 23
     for step in range(4):
         for e in (0, 1, 2):
-            keys = [tuple(r) for r, ep in zip(three[step * 12:(step + 1) * 12], epoch[step * 12:]) if ep == e]
+            keys = [tuple(r) for r, ep in zip(three[step * 12 : (step + 1) * 12], epoch[step * 12 :]) if ep == e]
             assert len(set(keys)) == len(keys)
 
 
@@ -142,7 +160,7 @@ def test_shuffle_shards_reorders_documents_and_shards(data):
 
     shard_orders, doc_orders = [], []
     for e in range(3):
-        epoch = rows[e * W:(e + 1) * W]
+        epoch = rows[e * W : (e + 1) * W]
         ids = [shard_of(r) for r in epoch]
         blocks = [ids[0]] + [b for a, b in zip(ids, ids[1:]) if b != a]
         assert sorted(blocks) == [0, 1, 2]  # each shard with windows is one contiguous block
@@ -161,12 +179,14 @@ def test_shuffle_shards_reorders_documents_and_shards(data):
             assert len(set(seen)) == len(seen)
             for p in pieces[:-1]:
                 np.testing.assert_array_equal(p, first[int(p[1])])
-            np.testing.assert_array_equal(pieces[-1], first[int(pieces[-1][1])][:len(pieces[-1])])
+            np.testing.assert_array_equal(pieces[-1], first[int(pieces[-1][1])][: len(pieces[-1])])
             doc_orders.append((e, s, seen))
     per_shard = {s: [o for e, s2, o in doc_orders if s2 == s] for s in range(3)}
     assert any(o[0] != o[1] for o in per_shard.values())  # a new document order each epoch
-    assert ld.shard_order(0).tolist() != ld.shard_order(1).tolist() or \
-        ld.shard_order(1).tolist() != ld.shard_order(2).tolist()
+    assert (
+        ld.shard_order(0).tolist() != ld.shard_order(1).tolist()
+        or ld.shard_order(1).tolist() != ld.shard_order(2).tolist()
+    )
     assert shard_orders == [[int(i) for i in ld.shard_order(e) if LENGTHS[1 + i] > T] for e in range(3)]
 
 
@@ -214,7 +234,7 @@ def test_eval_batches_cover_val_in_order_and_ranks_agree(data):
     one = list(iter_eval_batches(data, 2, T))
     assert len(one) == 3
     x = torch.cat([b[0] for b in one]).numpy()
-    np.testing.assert_array_equal(x.reshape(-1), val[:6 * T])
+    np.testing.assert_array_equal(x.reshape(-1), val[: 6 * T])
     two = [list(iter_eval_batches(data, 2, T, rank=r, world_size=2)) for r in range(2)]
     assert len(two[0]) == len(two[1]) == 1  # 6 windows // (2 ranks x 2): the same count on every rank
     np.testing.assert_array_equal(torch.cat([two[0][0][0], two[1][0][0]]).numpy(), x[:4])
@@ -259,9 +279,18 @@ def _corrupt(tmp_path, how):
     return root, f
 
 
-@pytest.mark.parametrize("how, match", [("truncated", "truncated"), ("dtype", "16|32"), ("tokenizer", "tokenizer"),
-                                        ("length", "61 tokens"), ("vocab", "does not fit"),
-                                        ("incomplete", "did not finish"), ("not a shard", "not a gpt2 token shard")])
+@pytest.mark.parametrize(
+    "how, match",
+    [
+        ("truncated", "truncated"),
+        ("dtype", "16|32"),
+        ("tokenizer", "tokenizer"),
+        ("length", "61 tokens"),
+        ("vocab", "does not fit"),
+        ("incomplete", "did not finish"),
+        ("not a shard", "not a gpt2 token shard"),
+    ],
+)
 def test_shard_disagreeing_with_manifest_is_a_clear_error(tmp_path, how, match):
     root, f = _corrupt(tmp_path, how)
     before = {p.name: p.read_bytes() for p in root.iterdir()}

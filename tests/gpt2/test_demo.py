@@ -22,10 +22,36 @@ def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     n = torch.get_num_threads()
     try:
-        return demo.main(["--out", str(out), "--preset", "tiny", "--steps", str(STEPS), "--vocab-size", str(VOCAB),
-                          "--batch-tokens", "1024", "--micro-batch", "8", "--seq-len", "64", "--eval-every", "6",
-                          "--val-batches", "2", "--sample-tokens", "12", "--prompt", "Romeo:", "--prompt", "", "--device",
-                          "cpu"])
+        return demo.main(
+            [
+                "--out",
+                str(out),
+                "--preset",
+                "tiny",
+                "--steps",
+                str(STEPS),
+                "--vocab-size",
+                str(VOCAB),
+                "--batch-tokens",
+                "1024",
+                "--micro-batch",
+                "8",
+                "--seq-len",
+                "64",
+                "--eval-every",
+                "6",
+                "--val-batches",
+                "2",
+                "--sample-tokens",
+                "12",
+                "--prompt",
+                "Romeo:",
+                "--prompt",
+                "",
+                "--device",
+                "cpu",
+            ]
+        )
     finally:
         torch.set_num_threads(n)
 
@@ -61,7 +87,7 @@ def test_shards_match_the_manifest_and_the_val_shard_is_the_heldout_plays(result
     tok = load_tokenizer(m["tokenizer"])
     val = np.asarray(open_shard(result.data, m["shards"][0], m["dtype"]))
     starts = np.flatnonzero(val == m["eot_token"])
-    docs = [tok.decode(val[a + 1:b].tolist()) for a, b in zip(starts, list(starts[1:]) + [len(val)])]
+    docs = [tok.decode(val[a + 1 : b].tolist()) for a, b in zip(starts, list(starts[1:]) + [len(val)])]
     assert docs == heldout_docs  # exactly the held-out plays, whole
     assert m["shards"][0]["bytes"] == sum(len(d.encode()) for d in heldout_docs)
 
@@ -123,9 +149,14 @@ def test_stage_commands_in_the_summary_reproduce_the_artifacts(result, tmp_path)
         assert torch.equal(v, mine[k]), k
 
 
-@pytest.mark.parametrize("flags, problem", [(["--preset", "huge"], "unknown preset 'huge'"),
-                                            (["--seq-len", "4096"], "--seq-len 4096 must be in 1..256"),
-                                            (["--batch-tokens", "1000"], "a multiple of micro-batch x seq-len = 2048")])
+@pytest.mark.parametrize(
+    "flags, problem",
+    [
+        (["--preset", "huge"], "unknown preset 'huge'"),
+        (["--seq-len", "4096"], "--seq-len 4096 must be in 1..256"),
+        (["--batch-tokens", "1000"], "a multiple of micro-batch x seq-len = 2048"),
+    ],
+)
 def test_bad_settings_stop_before_any_work(tmp_path, flags, problem):
     with pytest.raises(SystemExit, match=re.escape(problem)):
         demo.main(["--out", str(tmp_path / "x"), *flags])
@@ -133,8 +164,10 @@ def test_bad_settings_stop_before_any_work(tmp_path, flags, problem):
 
 
 def test_experiment_table():
-    rows = [Row("a-4096", "a", 4096, 1000, 2.0, 2.5, 100, 2 * math.log(2) * 1.5),  # 1.5 bits/byte
-            Row("gpt2", "WebText", 50257, 5000, 4.0, 4.0, 100, 4 * math.log(2) * 1.2)]  # 1.2 bits/byte
+    rows = [
+        Row("a-4096", "a", 4096, 1000, 2.0, 2.5, 100, 2 * math.log(2) * 1.5),  # 1.5 bits/byte
+        Row("gpt2", "WebText", 50257, 5000, 4.0, 4.0, 100, 4 * math.log(2) * 1.2),
+    ]  # 1.2 bits/byte
     assert rows[0].val_bpb == pytest.approx(1.5) and rows[1].val_bpb == pytest.approx(1.2)
     assert rows[0].bytes_seen == 250
     lines = results_table(rows).splitlines()

@@ -24,7 +24,8 @@ def tok():
 
 @pytest.fixture(scope="module")
 def model(tok):
-    """The real GPT (tiny preset, seeded random weights): scoring must agree with the direct computation for any weights."""
+    """The real GPT (tiny preset, seeded random weights): scoring must agree with the direct computation, whatever
+    the weights."""
     from gpt2.model import GPT, GPTConfig
 
     torch.manual_seed(0)

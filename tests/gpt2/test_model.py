@@ -11,11 +11,16 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from gpt2.model import (GPT, PRESETS, GPTConfig, Rotary, config_from_hf, state_dict_from_hf, state_dict_to_hf,
-                        swiglu_hidden)
-
-
-
+from gpt2.model import (
+    GPT,
+    PRESETS,
+    GPTConfig,
+    Rotary,
+    config_from_hf,
+    state_dict_from_hf,
+    state_dict_to_hf,
+    swiglu_hidden,
+)
 
 VARIANTS = [("learned", "gelu"), ("learned", "swiglu"), ("rope", "gelu"), ("rope", "swiglu")]
 
@@ -23,8 +28,18 @@ VARIANTS = [("learned", "gelu"), ("learned", "swiglu"), ("rope", "gelu"), ("rope
 def hf_model(n_layer=2, n_head=2, n_embd=64, n_positions=128, vocab_size=1000, seed=0) -> GPT2LMHeadModel:
     """A randomly initialised transformers GPT-2, all dropouts off, eval mode, eager attention."""
     torch.manual_seed(seed)
-    cfg = GPT2Config(n_layer=n_layer, n_head=n_head, n_embd=n_embd, n_positions=n_positions, vocab_size=vocab_size,
-                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0)
+    cfg = GPT2Config(
+        n_layer=n_layer,
+        n_head=n_head,
+        n_embd=n_embd,
+        n_positions=n_positions,
+        vocab_size=vocab_size,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     cfg._attn_implementation = "eager"
     model = GPT2LMHeadModel(cfg).eval()
     with torch.no_grad():  # HF zero-inits biases and LayerNorm; randomise them so a misplaced one shows
@@ -76,7 +91,7 @@ def test_save_hf_loads_in_transformers_and_matches(tmp_path):
     torch.manual_seed(3)
     ours = GPT(GPTConfig.from_preset("tiny", vocab_size=500, pad_vocab_to=64)).eval()
     with torch.no_grad():
-        for name, p in ours.named_parameters():
+        for p in ours.parameters():
             if p.dim() == 1:
                 p.add_(0.1 * torch.randn_like(p))
     ours.save_hf(tmp_path / "hf")
@@ -129,8 +144,10 @@ def test_padding_the_vocab_changes_nothing():
     assert padded.lm_head.weight.grad[1000:].abs().max() == 0  # padding rows are never used...
     assert padded.lm_head.weight[1000:].abs().max() == 0  # ...and stay zero
     g = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
-    assert torch.equal(plain.generate(idx[:, :5], 20, top_k=50, generator=g[0]),
-                       padded.generate(idx[:, :5], 20, top_k=50, generator=g[1]))
+    assert torch.equal(
+        plain.generate(idx[:, :5], 20, top_k=50, generator=g[0]),
+        padded.generate(idx[:, :5], 20, top_k=50, generator=g[1]),
+    )
 
 
 @pytest.mark.parametrize("pos_emb,mlp", VARIANTS)

@@ -9,16 +9,19 @@ import torch
 from gpt2 import flops
 
 
-@pytest.mark.parametrize("name,dtype,tflops", [
-    ("NVIDIA H100 80GB HBM3", torch.bfloat16, 989),
-    ("NVIDIA H100 PCIe", torch.bfloat16, 756),
-    ("NVIDIA H200", torch.bfloat16, 989),
-    ("NVIDIA A100-SXM4-80GB", torch.bfloat16, 312),
-    ("NVIDIA A10", torch.float16, 125),  # not the A100's
-    ("NVIDIA L4", torch.bfloat16, 121),
-    ("NVIDIA L40S", torch.bfloat16, 362),  # not the L4's
-    ("NVIDIA A100-SXM4-40GB", torch.float32, 19.5),
-])
+@pytest.mark.parametrize(
+    "name,dtype,tflops",
+    [
+        ("NVIDIA H100 80GB HBM3", torch.bfloat16, 989),
+        ("NVIDIA H100 PCIe", torch.bfloat16, 756),
+        ("NVIDIA H200", torch.bfloat16, 989),
+        ("NVIDIA A100-SXM4-80GB", torch.bfloat16, 312),
+        ("NVIDIA A10", torch.float16, 125),  # not the A100's
+        ("NVIDIA L4", torch.bfloat16, 121),
+        ("NVIDIA L40S", torch.bfloat16, 362),  # not the L4's
+        ("NVIDIA A100-SXM4-40GB", torch.float32, 19.5),
+    ],
+)
 def test_peak_flops_by_device_name(name, dtype, tflops):
     assert flops.peak_flops_for_name(name, dtype) == pytest.approx(tflops * 1e12)
 

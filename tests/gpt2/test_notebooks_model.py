@@ -4,6 +4,7 @@ test_model.py, these only check that what a learner runs still runs against the 
 from __future__ import annotations
 
 import pytest
+
 from testutil import ROOT, run_notebook
 
 NOTEBOOKS = ROOT / "gpt-2" / "notebooks"

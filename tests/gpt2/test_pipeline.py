@@ -13,8 +13,14 @@ from gpt2.tokenizer_experiment import DEFAULTS
 from gpt2.train import config_from_argv
 
 
-@pytest.mark.parametrize("cfg", [DemoConfig(out="runs/x").pipeline(), DEFAULTS,
-                                 dataclasses.replace(DEFAULTS, hellaswag="../shared/data/hellaswag_val.jsonl")])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        DemoConfig(out="runs/x").pipeline(),
+        DEFAULTS,
+        dataclasses.replace(DEFAULTS, hellaswag="../shared/data/hellaswag_val.jsonl"),
+    ],
+)
 def test_the_train_command_is_the_run(cfg: PipelineConfig):
     data = Path(cfg.out) / "data"
     argv = shlex.split(train_command(cfg, data, run_name="model-a"))
@@ -31,10 +37,15 @@ def test_the_trainer_extras_are_each_callers_choice():
         PipelineConfig(**{k: v for k, v in dataclasses.asdict(DEFAULTS).items() if k != "eval_sample_tokens"})
 
 
-@pytest.mark.parametrize("change, problem", [(dict(vocab_size=257), "--vocab-size 257 leaves no merges"),
-                                             (dict(preset="huge"), "unknown preset 'huge'"),
-                                             (dict(seq_len=4096), "--seq-len 4096 must be in 1..128"),
-                                             (dict(steps=0), "a run of 0 steps")])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (dict(vocab_size=257), "--vocab-size 257 leaves no merges"),
+        (dict(preset="huge"), "unknown preset 'huge'"),
+        (dict(seq_len=4096), "--seq-len 4096 must be in 1..128"),
+        (dict(steps=0), "a run of 0 steps"),
+    ],
+)
 def test_bad_settings_are_refused_when_the_config_is_made(change, problem):
     with pytest.raises(ValueError, match=problem):
         dataclasses.replace(DEFAULTS, **change)

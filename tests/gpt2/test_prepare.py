@@ -31,7 +31,7 @@ def docs():
     text = shared_file("multilingual.txt").read_text(encoding="utf-8")
     rng = np.random.default_rng(0)
     pieces = text.split(EOT_TEXT)[::8]
-    out = [p[:int(rng.integers(1, 3000))] for p in pieces[:40]]
+    out = [p[: int(rng.integers(1, 3000))] for p in pieces[:40]]
     out[5] = ""  # an empty document is skipped
     out[9] = " ".join(pieces[:6])[:25_000]  # longer than a shard
     return out
@@ -45,8 +45,9 @@ def corpus(tmp_path_factory, docs):
 
     root = tmp_path_factory.mktemp("corpus")
     (root / "docs.txt").write_text(EOT_TEXT.join(docs), encoding="utf-8")
-    rows = [{"text": d, "id": f"<urn:{i}>", "url": f"https://example.org/{i}", "score": 3.5} for i, d in
-            enumerate(docs)]
+    rows = [
+        {"text": d, "id": f"<urn:{i}>", "url": f"https://example.org/{i}", "score": 3.5} for i, d in enumerate(docs)
+    ]
     with open(root / "docs.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     pq.write_table(pa.Table.from_pylist(rows), root / "docs.parquet", row_group_size=7)
@@ -60,8 +61,7 @@ def oracle(docs, name="gpt2"):
 
 def read_tokens(root):
     m = read_manifest(root)
-    return [np.fromfile(root / s["file"], dtype=m["dtype"], offset=HEADER_BYTES).astype(np.int64)
-            for s in m["shards"]]
+    return [np.fromfile(root / s["file"], dtype=m["dtype"], offset=HEADER_BYTES).astype(np.int64) for s in m["shards"]]
 
 
 def files(root):
@@ -104,8 +104,9 @@ def test_jsonl_parquet_and_hub_go_through_one_path(ref, corpus, tmp_path, monkey
 
     for name in ("docs.jsonl", "docs.parquet"):
         prepare(dataset_source(str(corpus / name)), "gpt2", tmp_path / name, SHARD, workers=2)
-        assert [v for k, v in files(tmp_path / name).items() if k != "manifest.json"] == \
-            [v for k, v in files(ref).items() if k != "manifest.json"]
+        assert [v for k, v in files(tmp_path / name).items() if k != "manifest.json"] == [
+            v for k, v in files(ref).items() if k != "manifest.json"
+        ]
     # the hub: the same load_dataset call, answered here from the local parquet file
     calls, real = [], datasets.load_dataset
 
@@ -118,8 +119,9 @@ def test_jsonl_parquet_and_hub_go_through_one_path(ref, corpus, tmp_path, monkey
     m = prepare(dataset_source("fineweb-edu", "sample-10BT"), "gpt2", tmp_path / "hub", SHARD, workers=2)
     assert calls == [("HuggingFaceFW/fineweb-edu", {"name": "sample-10BT", "split": "train", "streaming": True})]
     assert m["settings"]["dataset"] == "fineweb-edu" and m["settings"]["subset"] == "sample-10BT"
-    assert [v for k, v in files(tmp_path / "hub").items() if k != "manifest.json"] == \
-        [v for k, v in files(ref).items() if k != "manifest.json"]
+    assert [v for k, v in files(tmp_path / "hub").items() if k != "manifest.json"] == [
+        v for k, v in files(ref).items() if k != "manifest.json"
+    ]
 
 
 @pytest.mark.parametrize("when", ["mid-shard", "after-rename"])
@@ -235,12 +237,24 @@ def test_killed_cli_resumes_to_the_same_shards(tmp_path):
     """The real thing: SIGKILL the CLI once two shards are on disk, rerun it, compare with an uninterrupted run."""
     require_tiktoken_cache()
     src = shared_file("gutenberg-en.txt")
-    cmd = [sys.executable, str(ROOT / "gpt-2" / "prepare.py"), "--dataset", str(src), "--shard-tokens", "1M",
-           "--max-tokens", "8M", "--workers", "2", "--out"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "gpt-2" / "prepare.py"),
+        "--dataset",
+        str(src),
+        "--shard-tokens",
+        "1M",
+        "--max-tokens",
+        "8M",
+        "--workers",
+        "2",
+        "--out",
+    ]
     env = {**os.environ}
     subprocess.run(cmd + [str(tmp_path / "ref")], check=True, env=env, capture_output=True)
-    proc = subprocess.Popen(cmd + [str(tmp_path / "out")], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd + [str(tmp_path / "out")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     while proc.poll() is None and len(list((tmp_path / "out").glob("train_*.bin"))) < 2:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)

@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 import tiktoken
 import torch
-from testutil import ROOT, require_tiktoken_cache
 
 from gpt2.checkpoint import save_checkpoint
 from gpt2.model import GPT, GPTConfig
 from gpt2.sample import encode_prompt, main, stream_sample
-
+from testutil import ROOT, require_tiktoken_cache
 
 
 @pytest.fixture
@@ -39,8 +38,21 @@ def run(capsys, *args) -> tuple[str, str]:
 
 
 def test_cli_streams_generate_output_decoded_by_tiktoken(ckpt, capsys):
-    out, _ = run(capsys, "--ckpt", str(ckpt), "--prompt", "Hello, world", "--max-new-tokens", "12",
-                 "--top-k", "50", "--seed", "3", "--device", "cpu")
+    out, _ = run(
+        capsys,
+        "--ckpt",
+        str(ckpt),
+        "--prompt",
+        "Hello, world",
+        "--max-new-tokens",
+        "12",
+        "--top-k",
+        "50",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+    )
     enc = tiktoken.get_encoding("gpt2")
     from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
 
@@ -48,8 +60,22 @@ def test_cli_streams_generate_output_decoded_by_tiktoken(ckpt, capsys):
     idx = torch.tensor([enc.encode_ordinary("Hello, world")])
     expected = model.generate(idx, 12, top_k=50, generator=torch.Generator().manual_seed(3))
     assert out == enc.decode(expected[0].tolist()) + "\n"
-    again, _ = run(capsys, "--ckpt", str(ckpt), "--prompt", "Hello, world", "--max-new-tokens", "12",
-                   "--top-k", "50", "--seed", "3", "--device", "cpu", "--no-kv-cache")
+    again, _ = run(
+        capsys,
+        "--ckpt",
+        str(ckpt),
+        "--prompt",
+        "Hello, world",
+        "--max-new-tokens",
+        "12",
+        "--top-k",
+        "50",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--no-kv-cache",
+    )
     assert again == out  # same seed, with or without the cache
 
 
@@ -85,8 +111,7 @@ def test_streaming_never_splits_a_character():
 
 
 def test_long_prompt_is_cropped_with_a_warning(ckpt, capsys):
-    out, err = run(capsys, "--ckpt", str(ckpt), "--prompt", "word " * 100, "--max-new-tokens", "3",
-                   "--device", "cpu")
+    out, err = run(capsys, "--ckpt", str(ckpt), "--prompt", "word " * 100, "--max-new-tokens", "3", "--device", "cpu")
     assert "longer than the context (32): keeping its last 32" in err
     assert out.startswith("word " * 100)
 
@@ -116,9 +141,23 @@ def test_bad_checkpoints_exit_with_a_clear_message(ckpt, tmp_path, capsys, probl
 
 def test_thin_cli_runs(ckpt):
     """gpt-2/sample.py as a user runs it, in a fresh interpreter."""
-    result = subprocess.run([sys.executable, str(ROOT / "gpt-2" / "sample.py"), "--ckpt", str(ckpt),
-                             "--prompt", "Once upon", "--max-new-tokens", "5", "--device", "cpu"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "gpt-2" / "sample.py"),
+            "--ckpt",
+            str(ckpt),
+            "--prompt",
+            "Once upon",
+            "--max-new-tokens",
+            "5",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Once upon") and len(result.stdout) > len("Once upon\n")
 
@@ -127,7 +166,12 @@ def test_thin_cli_runs(ckpt):
 def test_pretrained_without_network_is_a_clear_error():
     """--ckpt gpt2 goes through transformers' download; offline (as here) that is one error line, no traceback."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, str(ROOT / "gpt-2" / "sample.py"), "--ckpt", "gpt2", "--device", "cpu"],
-                            capture_output=True, text=True, timeout=120, env=env)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "gpt-2" / "sample.py"), "--ckpt", "gpt2", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr

@@ -22,7 +22,6 @@ from gpt2.evaluate import bits_per_byte
 from testutil import ROOT, corpus_file, require_tiktoken_cache, shared_file
 
 
-
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     """Tiny Shakespeare as gpt2-token shards of 32K tokens (~10 shards, the first one val), via the data pipeline."""
@@ -30,15 +29,39 @@ def shards(tmp_path_factory):
     from gpt2.prepare import main as prepare
 
     out = tmp_path_factory.mktemp("shakespeare")
-    prepare(["--dataset", str(corpus_file("tinyshakespeare.txt")), "--tokenizer", "gpt2", "--shard-tokens", "32K",
-             "--out", str(out), "--workers", "1"])
+    prepare(
+        [
+            "--dataset",
+            str(corpus_file("tinyshakespeare.txt")),
+            "--tokenizer",
+            "gpt2",
+            "--shard-tokens",
+            "32K",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ]
+    )
     return str(out)
 
 
 def tiny(shards, out, **kw):
     """A tiny-preset run: 2 micro-batches of 4 x 32 tokens per step, no evaluation unless asked."""
-    settings = dict(model="tiny", data=shards, out=str(out), total_batch_tokens=256, micro_batch=4, seq_len=32,
-                    max_steps=8, eval_every=0, hellaswag=None, sample_tokens=0, ckpt_every=1000, device="cpu")
+    settings = dict(
+        model="tiny",
+        data=shards,
+        out=str(out),
+        total_batch_tokens=256,
+        micro_batch=4,
+        seq_len=32,
+        max_steps=8,
+        eval_every=0,
+        hellaswag=None,
+        sample_tokens=0,
+        ckpt_every=1000,
+        device="cpu",
+    )
     name = kw.pop("config", "global-datafix")
     settings.update(kw)
     return resolve(name, **settings)
@@ -138,9 +161,32 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(shards, tmp_path, monke
 
 
 def test_sigterm_saves_and_exits_cleanly(shards, tmp_path):
-    cmd = [sys.executable, str(ROOT / "gpt-2" / "train.py"), "--config", "rope", "--model", "tiny", "--data", shards,
-           "--out", str(tmp_path), "--total-batch-tokens", "128", "--micro-batch", "4", "--seq-len", "32",
-           "--max-steps", "100000", "--eval-every", "0", "--hellaswag", "none", "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "gpt-2" / "train.py"),
+        "--config",
+        "rope",
+        "--model",
+        "tiny",
+        "--data",
+        shards,
+        "--out",
+        str(tmp_path),
+        "--total-batch-tokens",
+        "128",
+        "--micro-batch",
+        "4",
+        "--seq-len",
+        "32",
+        "--max-steps",
+        "100000",
+        "--eval-every",
+        "0",
+        "--hellaswag",
+        "none",
+        "--device",
+        "cpu",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     log = tmp_path / "rope" / "log.jsonl"
@@ -158,24 +204,52 @@ def test_sigterm_saves_and_exits_cleanly(shards, tmp_path):
 
 # DDP: `torchrun --nproc_per_node=2` (gloo, CPU) matches one process that sees the same global batch
 
-DDP_FLAGS = dict(total_batch_tokens=512, seq_len=32, max_steps=3, eval_every=2, val_batches=2, hellaswag=None,
-             sample_tokens=0, device="cpu")
+DDP_FLAGS = dict(
+    total_batch_tokens=512,
+    seq_len=32,
+    max_steps=3,
+    eval_every=2,
+    val_batches=2,
+    hellaswag=None,
+    sample_tokens=0,
+    device="cpu",
+)
 
 
 def test_torchrun_two_ranks_equals_one_process(shards, tmp_path):
     # 2 ranks x micro-batch 4 x 2 micro-steps == 1 process x micro-batch 8 x 2 micro-steps (512 tokens a step)
-    argv = ["--config", "baseline", "--model", "tiny", "--data", shards, "--out", str(tmp_path), "--run-name", "ddp",
-            "--micro-batch", "4"]
+    argv = [
+        "--config",
+        "baseline",
+        "--model",
+        "tiny",
+        "--data",
+        shards,
+        "--out",
+        str(tmp_path),
+        "--run-name",
+        "ddp",
+        "--micro-batch",
+        "4",
+    ]
     for k, v in DDP_FLAGS.items():
         argv += [f"--{k.replace('_', '-')}", "none" if v is None else str(v)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "gpt-2" / "train.py"), *argv]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(ROOT / "gpt-2" / "train.py"),
+        *argv,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
-    single = T.train(resolve("baseline", model="tiny", data=shards, out=str(tmp_path), run_name="single",
-                             micro_batch=8, **DDP_FLAGS))
+    single = T.train(
+        resolve("baseline", model="tiny", data=shards, out=str(tmp_path), run_name="single", micro_batch=8, **DDP_FLAGS)
+    )
     with open(tmp_path / "ddp" / "log.jsonl") as f:
         records = [json.loads(line) for line in f]
     header = records[0]
@@ -195,10 +269,23 @@ def test_bits_per_byte():
 
 
 def end_to_end(shards, out, steps, micro_batch, seq_len):
-    """A rope run of STEPS steps with evaluations at 0, STEPS/2 and STEPS: it learns and sample.py reads its checkpoint."""
-    cfg = tiny(shards, out, config="rope", max_steps=steps, total_batch_tokens=micro_batch * seq_len,
-               micro_batch=micro_batch, seq_len=seq_len, eval_every=steps // 2, val_batches=8, log_every=50,
-               hellaswag=str(shared_file("hellaswag_val.jsonl")), hellaswag_examples=20, sample_tokens=8)
+    """A rope run of STEPS steps with evaluations at 0, STEPS/2 and STEPS: it learns, and sample.py reads its
+    checkpoint."""
+    cfg = tiny(
+        shards,
+        out,
+        config="rope",
+        max_steps=steps,
+        total_batch_tokens=micro_batch * seq_len,
+        micro_batch=micro_batch,
+        seq_len=seq_len,
+        eval_every=steps // 2,
+        val_batches=8,
+        log_every=50,
+        hellaswag=str(shared_file("hellaswag_val.jsonl")),
+        hellaswag_examples=20,
+        sample_tokens=8,
+    )
     run = T.train(cfg)
     evals = logged(run.run_dir, "eval")
     assert [e["step"] for e in evals] == [0, steps // 2, steps]
@@ -211,9 +298,21 @@ def end_to_end(shards, out, steps, micro_batch, seq_len):
     assert all(r["tokens_per_sec"] > 0 for r in train_recs) and train_recs[-1]["lr"] == pytest.approx(1.8e-4, rel=1e-2)
     header = logged(run.run_dir, "config")[0]
     assert header["git_commit"] and header["train_config"]["config"] == "rope"
-    sample = subprocess.run([sys.executable, str(ROOT / "gpt-2" / "sample.py"), "--ckpt", str(run.checkpoint),
-                             "--max-new-tokens", "10", "--device", "cpu"],
-                            capture_output=True, text=True, timeout=120)
+    sample = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "gpt-2" / "sample.py"),
+            "--ckpt",
+            str(run.checkpoint),
+            "--max-new-tokens",
+            "10",
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert sample.returncode == 0, sample.stderr
     assert sample.stdout.strip()
     return run
@@ -224,8 +323,18 @@ def test_end_to_end_short(shards, tmp_path, capsys):
     from gpt2 import hellaswag
 
     capsys.readouterr()
-    hellaswag.main(["--ckpt", str(run.checkpoint), "--path", str(shared_file("hellaswag_val.jsonl")),
-                    "--limit", "8", "--device", "cpu"])
+    hellaswag.main(
+        [
+            "--ckpt",
+            str(run.checkpoint),
+            "--path",
+            str(shared_file("hellaswag_val.jsonl")),
+            "--limit",
+            "8",
+            "--device",
+            "cpu",
+        ]
+    )
     assert "8 examples: acc " in capsys.readouterr().out
 
 

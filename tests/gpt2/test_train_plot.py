@@ -7,7 +7,9 @@ from gpt2 import plot
 
 def write_log(run_dir, evals, resumed_evals=()):
     run_dir.mkdir(parents=True)
-    recs = [{"type": "config", "step": 0, "train_config": {"config": "rope", "model": "tiny", "total_batch_tokens": 100}}]
+    recs = [
+        {"type": "config", "step": 0, "train_config": {"config": "rope", "model": "tiny", "total_batch_tokens": 100}}
+    ]
     recs += [{"type": "train", "step": s, "loss": 5.0, "tokens_per_sec": 1000.0} for s in range(1, 5)]
     recs += [{"type": "eval", "step": s, "val_loss": v, "val_bpb": v / 2, "hellaswag": h} for s, v, h in evals]
     recs += [{"type": "config", "step": 2, "train_config": {"config": "rope"}}]  # a resume appends a second header
