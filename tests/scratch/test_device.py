@@ -59,8 +59,7 @@ def test_bad_names_are_value_errors(spec):
         pick_device(spec)
 
 
+@pytest.mark.gpu
 def test_real_gpu_when_present():
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU here")
     device = pick_device("cuda:0")
     assert torch.ones(2, device=device).sum().item() == 2.0
