@@ -30,7 +30,7 @@ from tqdm import tqdm
 from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
 from gpt2.tokenizer import load_tokenizer
 from scratch.files import cache_dir
-from scratch.files import download as fetch
+from scratch.files import download
 
 URL = "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_val.jsonl"
 N_VAL = 10042
@@ -50,12 +50,12 @@ def validate(path: Path) -> None:
         )
 
 
-def download(url: str = URL) -> Path:
+def cached_val_file(url: str = URL) -> Path:
     """The validation jsonl, downloaded once into the project cache (scratch.files: temp file, then rename) and
     checked example by example (no published checksum covers the official file, so its structure is verified)."""
     path = cache_dir() / "hellaswag_val.jsonl"
     fresh = not path.is_file()
-    fetch(url, path)
+    download(url, path)
     try:
         validate(path)
     except ValueError:
@@ -68,7 +68,7 @@ def download(url: str = URL) -> Path:
 def resolve_path(spec: str | os.PathLike | None) -> Path:
     """A local jsonl path as given, or (for None / "auto") the cached download."""
     if spec is None or str(spec) == "auto":
-        return download()
+        return cached_val_file()
     path = Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"HellaSwag file {path} not found: give the path of hellaswag_val.jsonl or 'auto'")

@@ -110,15 +110,15 @@ def test_download_checks_and_caches(tmp_path, monkeypatch):
     """download() through urllib (a file:// URL stands in for the official one, offline): checked, then cached."""
     src = shared_file("hellaswag_val.jsonl")
     monkeypatch.setenv("BFS_CACHE", str(tmp_path / "cache"))
-    path = hellaswag.download(url=src.as_uri())
+    path = hellaswag.cached_val_file(url=src.as_uri())
     assert path.read_bytes() == src.read_bytes()
-    assert hellaswag.download(url="file:///nonexistent") == path  # the cache answers
+    assert hellaswag.cached_val_file(url="file:///nonexistent") == path  # the cache answers
     short = tmp_path / "short.jsonl"
     short.write_text("".join(src.read_text().splitlines(keepends=True)[:10]))
     monkeypatch.setenv("BFS_CACHE", str(tmp_path / "bad"))
     with pytest.raises(ValueError, match="has 10 examples"):
-        hellaswag.download(url=short.as_uri())
+        hellaswag.cached_val_file(url=short.as_uri())
     assert not list((tmp_path / "bad").iterdir())  # nothing bad is left behind
     monkeypatch.setenv("BFS_CACHE", str(tmp_path / "none"))
     with pytest.raises(ConnectionError, match="local"):
-        hellaswag.download(url="file:///nonexistent/hellaswag_val.jsonl")
+        hellaswag.cached_val_file(url="file:///nonexistent/hellaswag_val.jsonl")
