@@ -29,8 +29,7 @@ from tqdm import tqdm
 
 from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
 from gpt2.tokenizer import load_tokenizer
-from scratch.files import cache_dir
-from scratch.files import download
+from scratch.files import cache_dir, download
 
 URL = "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_val.jsonl"
 N_VAL = 10042
