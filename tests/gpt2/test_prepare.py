@@ -191,6 +191,7 @@ def test_reencode_with_cl100k_through_the_cli(ref, docs, tmp_path, capsys):
 
 
 def test_empty_dataset(tmp_path):
+    require_tiktoken_cache()  # prepare loads the gpt2 tokenizer before it reads the data
     (tmp_path / "empty.txt").write_text(EOT_TEXT + EOT_TEXT)
     with pytest.raises(ValueError, match="no documents"):
         prepare(dataset_source(str(tmp_path / "empty.txt")), "gpt2", tmp_path / "out", SHARD)
@@ -198,6 +199,7 @@ def test_empty_dataset(tmp_path):
 
 
 def test_no_text_column(tmp_path):
+    require_tiktoken_cache()  # prepare loads the gpt2 tokenizer before it reads the data
     (tmp_path / "x.jsonl").write_text('{"content": "hello"}\n')
     with pytest.raises(ValueError, match="no 'text' column"):
         prepare(dataset_source(str(tmp_path / "x.jsonl")), "gpt2", tmp_path / "out", SHARD)
