@@ -8,7 +8,8 @@ the newest one to resume from, the RNG streams that make a resumed run continue 
     path = resolve_resume("latest", Path("runs/gpt2/rope"))      # the newest ckpt_*.pt
 
 A checkpoint is a dict with at least "model" (state dict), "config" (asdict(GPTConfig)) and "tokenizer" (a
-gpt2.tokenizer spec); the trainer adds step, max_steps, optimizer, loader, rng, train_config, world_size. Every value
+gpt2.tokenizer spec); the trainer adds tokenizer_hash (gpt2.data.tokenizer_hash of the tokenizer it trained with, which
+sample.py and HellaSwag check), step, max_steps, optimizer, loader, rng, train_config, world_size. Every value
 must be something weights_only unpickling accepts: tensors, dicts, lists, strings, numbers, None.
 """
 
@@ -24,7 +25,10 @@ import numpy as np
 import torch
 
 from gpt2.configs import TrainConfig
+from gpt2.data import tokenizer_hash
 from gpt2.model import GPT, GPTConfig
+from gpt2.tokenizer import load_tokenizer
+from scratch.cli import UsageError
 from scratch.files import atomic_open
 
 REQUIRED_KEYS = ("model", "config", "tokenizer")
@@ -124,6 +128,30 @@ def _few(items: list[str], n: int = 4) -> str:
     return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
+def checked_tokenizer(spec: str, expected_hash: str | None, made: str, remedy: str):
+    """Load tokenizer SPEC and check it is still the one it was when MADE ("the shards in DIR were made"):
+    a .model file retrained at the same path would otherwise decode and score with the wrong vocabulary, silently.
+    EXPECTED_HASH None (a checkpoint older than the hash) skips the check."""
+    tok = load_tokenizer(spec)
+    if expected_hash is not None and (now := tokenizer_hash(spec, tok)) != expected_hash:
+        raise ValueError(
+            f"tokenizer {spec} is not the one it was when {made} (sha256 {now[:12]}... now, {expected_hash[:12]}... "
+            f"then: the file was retrained or replaced since): {remedy}"
+        )
+    return tok
+
+
+def checkpoint_tokenizer(state: dict, path: str | Path):
+    """The tokenizer a checkpoint records, checked against the hash it was trained with."""
+    return checked_tokenizer(
+        state["tokenizer"],
+        state.get("tokenizer_hash"),
+        f"checkpoint {path} was trained",
+        f"put back the tokenizer file the model was trained with at {state['tokenizer']} (its samples and scores "
+        "would be garbage with another)",
+    )
+
+
 # -----------------------------------------------------------------------------
 # the checkpoints of a run: RUN_DIR/ckpt_000500.pt, written atomically, the last K kept
 
@@ -135,18 +163,26 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def save_rotating(run_dir: str | Path, step: int, state: dict, keep_last: int) -> Path:
-    """Save STATE as RUN_DIR/ckpt_STEP.pt (temp file, then rename) and delete all but the newest KEEP_LAST."""
+def save_rotating(run_dir: str | Path, step: int, state: dict, keep_last: int, protect: tuple[Path, ...] = ()) -> Path:
+    """Save STATE as RUN_DIR/ckpt_STEP.pt (temp file, then rename) and delete all but the newest KEEP_LAST (0: keep
+    all), never one of PROTECT (the checkpoint this run was resumed from: the branch point stays)."""
     path = Path(run_dir) / f"ckpt_{step:06d}.pt"
     save_checkpoint(path, state)
+    keep = {p.resolve() for p in protect}
     for old in list_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
-        old.unlink(missing_ok=True)
+        if old.resolve() not in keep:
+            old.unlink(missing_ok=True)
     return path
 
 
 def resolve_resume(resume: str, run_dir: Path) -> Path:
     """--resume PATH: that checkpoint (or the newest in that directory); --resume alone: the newest in the run dir."""
     where = run_dir if resume == "latest" else Path(resume)
+    if resume == "latest" and not list_checkpoints(run_dir):
+        raise FileNotFoundError(
+            f"no checkpoint (ckpt_*.pt) in {run_dir} to resume from: start the run without --resume, or name the run "
+            "with --out / --run-name (or --resume PATH)"
+        )
     if where.is_dir():
         ckpts = list_checkpoints(where)
         if not ckpts:
@@ -155,6 +191,36 @@ def resolve_resume(resume: str, run_dir: Path) -> Path:
     if not where.is_file():
         raise FileNotFoundError(f"checkpoint {where} not found")
     return where
+
+
+def check_run_dir(run_dir: Path, resume_from: Path | None, overwrite: bool = False) -> None:
+    """Refuse to start a run where it would lose work: RUN_DIR may only be continued from its newest checkpoint (an
+    older one would discard the steps after it: a lost branch), and a run from scratch (or a branch from another
+    folder's checkpoint) needs an empty RUN_DIR unless OVERWRITE."""
+    ckpts = list_checkpoints(run_dir)
+    if resume_from is not None and resume_from.resolve().parent == Path(run_dir).resolve():
+        if ckpts and ckpts[-1].resolve() != resume_from.resolve():
+            raise UsageError(
+                f"{resume_from.name} is not the newest checkpoint of {run_dir} ({ckpts[-1].name}): continuing from it "
+                f"there would discard the steps after it. Resume the newest with --resume, or branch into a new "
+                f"run folder with --resume {resume_from} --run-name NEW"
+            )
+        return
+    log = Path(run_dir) / "log.jsonl"
+    if (ckpts or log.exists()) and not overwrite:
+        what = f"checkpoints up to {ckpts[-1].name}" if ckpts else "a log.jsonl"
+        raise UsageError(
+            f"{run_dir} already holds a run ({what}): continue it with --resume, start another with --run-name NEW, "
+            "or replace it with --overwrite"
+        )
+
+
+def clear_run_dir(run_dir: Path) -> list[Path]:
+    """Delete what a run writes in RUN_DIR (its checkpoints and log.jsonl; nothing else): --overwrite."""
+    gone = [*list_checkpoints(run_dir), *[p for p in [Path(run_dir) / "log.jsonl"] if p.exists()]]
+    for p in gone:
+        p.unlink()
+    return gone
 
 
 # Settings that must match for a resumed run to continue the same run.

@@ -64,6 +64,27 @@ ORIGINAL_RESULTS = {  # name: (min val loss, max HellaSwag acc_norm)
 }
 
 
+# The lowest value of each numeric setting (an int: inclusive; a float: exclusive), as the CLI's flag types enforce.
+RANGES = {
+    "total_batch_tokens": 1,
+    "micro_batch": 1,
+    "seq_len": 1,
+    "max_lr": 0.0,
+    "warmup_steps": 0,
+    "weight_decay": 0,
+    "grad_clip": 0.0,
+    "seed": 0,
+    "eval_every": 0,
+    "val_batches": 1,
+    "hellaswag_examples": 1,
+    "sample_tokens": 0,
+    "ckpt_every": 1,
+    "keep_last": 0,
+    "stop_at": 1,
+    "log_every": 1,
+}
+
+
 @dataclass
 class TrainConfig:
     """Everything a run needs; saved with the run (log.jsonl, checkpoints) as a dict of primitives."""
@@ -98,7 +119,7 @@ class TrainConfig:
     out: str = "runs/gpt2"  # the run goes to OUT/RUN_NAME
     run_name: str | None = None  # None: the config name
     ckpt_every: int = 5000
-    keep_last: int = 3
+    keep_last: int = 3  # 0: keep every checkpoint
     stop_at: int | None = None  # save and exit after this step (split a run into jobs; the schedule is unchanged)
     log_every: int = 1
     # system
@@ -124,8 +145,17 @@ class TrainConfig:
         return max(1, round(self.exp.warmup_steps * max_steps / ORIGINAL_STEPS))
 
     def check(self, world_size: int = 1) -> None:
-        """Refuse settings that cannot train, before any work: an unknown preset, a sequence longer than the model's
-        context, a step that micro-batches on WORLD_SIZE ranks do not fill exactly, a run of no steps."""
+        """Refuse settings that cannot train, before any work: a number out of its range, an unknown preset, a
+        sequence longer than the model's context, a step that micro-batches on WORLD_SIZE ranks do not fill exactly,
+        a run of no steps. (The CLI checks each flag's range as it parses; this is the same rule for callers of
+        train() and the one place for the rules that involve several settings.)"""
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"--max-steps {self.max_steps}: a run of {self.max_steps} steps; it needs at least one")
+        for name, low in RANGES.items():
+            value = getattr(self, name)
+            if value is not None and (value < low if isinstance(low, int) else value <= low):
+                need = f">= {low}" if isinstance(low, int) else f"> {low:g}"
+                raise ValueError(f"--{name.replace('_', '-')} {value} is out of range: it must be {need}")
         if self.model not in PRESETS:
             raise ValueError(f"unknown preset {self.model!r}: use one of {', '.join(PRESETS)}")
         block = PRESETS[self.model]["block_size"]
@@ -139,8 +169,6 @@ class TrainConfig:
                 f"tokens per step ({self.total_batch_tokens}) must be a multiple of micro-batch x seq-len "
                 f"= {self.micro_batch * seq_len} ({self.micro_batch} x {seq_len}{ranks})"
             )
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"a run of {self.max_steps} steps: it needs at least one")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

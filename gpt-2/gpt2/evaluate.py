@@ -9,15 +9,19 @@ every `eval_every` steps (all ranks together) and as the demo measures a finishe
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from gpt2 import hellaswag
 from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
 from gpt2.configs import TrainConfig
-from gpt2.data import bytes_per_token, iter_eval_batches
+from gpt2.data import bytes_per_token, iter_eval_batches, read_manifest
 from gpt2.distributed import Dist, all_reduce
+
+PROGRESS_AFTER_S = 3  # an evaluation shorter than this shows no progress bar (most in-training ones on a GPU)
 
 
 @torch.no_grad()
@@ -30,12 +34,15 @@ def val_loss(
     max_batches: int | None,
     autocast_dtype: torch.dtype | None = None,
 ) -> float:
-    """Mean next-token loss (nats) over the val split, all ranks together."""
+    """Mean next-token loss (nats) over the val split, all ranks together (a progress bar on rank 0 once it has
+    taken PROGRESS_AFTER_S seconds)."""
     model.eval()
     total = torch.zeros(2, device=d.device, dtype=torch.float64)  # (sum of batch losses, number of batches)
-    for x, y in iter_eval_batches(
+    batches = iter_eval_batches(
         data_dir, batch_size, seq_len, split="val", rank=d.rank, world_size=d.world_size, max_batches=max_batches
-    ):
+    )
+    n = eval_batch_count(data_dir, batch_size, seq_len, d.world_size, max_batches)
+    for x, y in tqdm(batches, total=n, desc="val loss", leave=False, delay=PROGRESS_AFTER_S, disable=not d.master):
         with torch.autocast(d.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             _, loss = model(x.to(d.device), y.to(d.device))
         total[0] += loss.double()
@@ -44,6 +51,14 @@ def val_loss(
     if total[1] == 0:
         raise ValueError(f"no val batches of {batch_size}x{seq_len} tokens in {data_dir}: lower --micro-batch")
     return (total[0] / total[1]).item()
+
+
+def eval_batch_count(data_dir, batch_size: int, seq_len: int, world_size: int, max_batches: int | None) -> int:
+    """How many batches iter_eval_batches yields (for the progress bar's estimate): full global batches of the val
+    split's windows of seq_len + 1 tokens, at most max_batches."""
+    shards = [s for s in read_manifest(data_dir, check_shards=False)["shards"] if s["split"] == "val"]
+    n = sum(max(s["tokens"] - 1, 0) // seq_len for s in shards) // (world_size * batch_size)
+    return n if max_batches is None else min(n, max_batches)
 
 
 def bits_per_byte(loss_nats_per_token: float, bytes_per_token: float) -> float:
@@ -67,9 +82,13 @@ def load_hellaswag(cfg: TrainConfig, master: bool) -> list[dict] | None:
         return None
     try:
         path = hellaswag.resolve_path(cfg.hellaswag)
-    except ConnectionError as e:  # "auto" offline: train anyway, say so
+    except ConnectionError:  # "auto" offline: train anyway, say so and how to choose
         if master:
-            print(f"HellaSwag disabled: {e}")
+            print(
+                f"HellaSwag disabled: cannot download {hellaswag.URL} (offline?). Give a local copy with "
+                "--hellaswag PATH/hellaswag_val.jsonl, or --hellaswag none to skip it without this message",
+                file=sys.stderr,
+            )
         return None
     return list(hellaswag.iter_examples(path, limit=cfg.hellaswag_examples))
 
@@ -79,7 +98,7 @@ def hellaswag_accuracy(
 ) -> dict:
     """{"acc", "acc_norm", "n"} over EXAMPLES, each rank scoring its share and the counts summed across ranks."""
     counts = hellaswag.evaluate(
-        model.eval(), tok, examples, d.device, d.rank, d.world_size, autocast_dtype, block_size=block_size
+        model.eval(), tok, examples, d.device, d.rank, d.world_size, autocast_dtype, block_size, progress=d.master
     )
     t = torch.tensor([counts["n"], counts["correct"], counts["correct_norm"]], device=d.device)
     all_reduce(t, d)
@@ -89,9 +108,22 @@ def hellaswag_accuracy(
 def evaluate_checkpoint(
     path: str | Path, data_dir: str | Path, batch_size: int, seq_len: int, device: torch.device
 ) -> tuple[float, float, float]:
-    """(val loss in nats/token, bits per byte, bytes per token) of a saved model over the whole val split."""
-    model = model_from_checkpoint(load_checkpoint(path)).to(device)
+    """(val loss in nats/token, bits per byte, bytes per token) of a saved model over the whole val split (whose
+    tokenizer must be the one the model was trained with)."""
+    state = load_checkpoint(path)
+    check_same_tokenizer(state, path, data_dir)
+    model = model_from_checkpoint(state).to(device)
     amp = torch.bfloat16 if device.type == "cuda" else None
     loss = val_loss(model, str(data_dir), batch_size, seq_len, Dist(device=device), None, amp)
     bpt = bytes_per_token(data_dir, "val")
     return loss, bits_per_byte(loss, bpt), bpt
+
+
+def check_same_tokenizer(state: dict, path, data_dir) -> None:
+    """A checkpoint is evaluated only on shards of the tokenizer it was trained with (compared by hash)."""
+    want, have = state.get("tokenizer_hash"), read_manifest(data_dir, check_shards=False)["tokenizer_hash"]
+    if want is not None and want != have:
+        raise ValueError(
+            f"checkpoint {path} was trained with another tokenizer than the shards in {data_dir} were made with "
+            f"(sha256 {want[:12]}... vs {have[:12]}...): evaluate it on shards of its own tokenizer"
+        )

@@ -27,13 +27,15 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
-from gpt2.tokenizer import load_tokenizer
+from gpt2.checkpoint import checkpoint_tokenizer, load_checkpoint, model_from_checkpoint
+from scratch.cli import ArgumentParser, positive_int, run
+from scratch.device import pick_device
 from scratch.files import cache_dir, download
 
 URL = "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_val.jsonl"
 N_VAL = 10042
 FIELDS = ("ctx", "endings", "label")
+PROGRESS_AFTER_S = 3  # scoring shorter than this shows no progress bar
 
 
 # -----------------------------------------------------------------------------
@@ -146,16 +148,17 @@ def evaluate(
     world_size: int = 1,
     autocast_dtype: torch.dtype | None = None,
     block_size: int | None = None,
+    progress: bool = False,
 ) -> dict:
     """Counts over EXAMPLES (this rank's share: every world_size-th): {"n", "correct", "correct_norm"}.
 
     Sum the counts over ranks before dividing (the trainer all-reduces them); `accuracy()` turns them into rates.
+    PROGRESS: a progress bar once scoring has taken a few seconds.
     """
     device = torch.device(device)
     n = correct = correct_norm = 0
-    for i, ex in enumerate(examples):
-        if i % world_size != rank:
-            continue
+    mine = list(examples)[rank::world_size]
+    for ex in tqdm(mine, desc="hellaswag", leave=False, delay=PROGRESS_AFTER_S, disable=not progress):
         tokens, mask, label = render_example(ex, tok, max_len=block_size)
         tokens, mask = tokens.to(device), mask.to(device)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
@@ -175,26 +178,45 @@ def accuracy(counts: dict) -> dict:
 # -----------------------------------------------------------------------------
 
 
+def existing_file(text: str) -> str:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return text
+
+
+def hellaswag_file(text: str) -> str:
+    return text if text == "auto" else existing_file(text)
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--ckpt", required=True, help="a checkpoint written by gpt-2/train.py")
-    p.add_argument("--path", default="auto", help="hellaswag_val.jsonl, or 'auto' to download and cache it")
-    p.add_argument("--limit", type=int, default=None, help="only the first N examples")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--ckpt", required=True, type=existing_file, help="a checkpoint written by gpt-2/train.py")
+    p.add_argument("--path", default="auto", type=hellaswag_file, help="hellaswag_val.jsonl, or 'auto' (download)")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N examples")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
 
     state = load_checkpoint(args.ckpt)
-    model = model_from_checkpoint(state).to(args.device).eval()
-    tok = load_tokenizer(state["tokenizer"])
-    examples = list(iter_examples(resolve_path(args.path), limit=args.limit))
-    dtype = torch.bfloat16 if args.device.startswith("cuda") else None
-    counts = {"n": 0, "correct": 0, "correct_norm": 0}
-    for ex in tqdm(examples, desc="hellaswag"):
-        c = evaluate(model, tok, [ex], args.device, autocast_dtype=dtype, block_size=model.config.block_size)
-        counts = {k: counts[k] + c[k] for k in counts}
+    model = model_from_checkpoint(state).to(device).eval()
+    tok = checkpoint_tokenizer(state, args.ckpt)
+    try:
+        path = resolve_path(args.path)
+    except ConnectionError:
+        raise ConnectionError(
+            f"cannot download {URL} (offline?): give a local copy with --path PATH/hellaswag_val.jsonl"
+        ) from None
+    examples = list(iter_examples(path, limit=args.limit))
+    dtype = torch.bfloat16 if device.type == "cuda" else None
+    counts = evaluate(
+        model, tok, examples, device, autocast_dtype=dtype, block_size=model.config.block_size, progress=True
+    )
     r = accuracy(counts)
     print(f"{r['n']} examples: acc {r['acc']:.4f}  acc_norm {r['acc_norm']:.4f}")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,18 +1,24 @@
 """Compare training runs: val loss, bits per byte and HellaSwag against steps, plus a results table.
 
-    python gpt-2/plot.py runs/gpt2/baseline runs/gpt2/rope --out images/gpt2-configs.png
+    python gpt-2/plot.py runs/gpt2/baseline runs/gpt2/rope          # -> runs/gpt2/runs.png
+    python gpt-2/plot.py runs/gpt2/rope                              # -> runs/gpt2/rope/plot.png
+    python gpt-2/plot.py runs/gpt2/baseline runs/gpt2/rope --out images/gpt2-configs.png --overwrite
 
-Each RUN is a run directory (or its log.jsonl) written by gpt-2/train.py. The table has, per run, the minimum val
-loss, minimum bits per byte and maximum HellaSwag acc_norm over the run, as in the original's README.
+The plot goes beside the runs unless --out says where; an existing file is replaced only with --overwrite. Each RUN
+is a run directory (or its log.jsonl) written by gpt-2/train.py. The table has, per run, the minimum val loss, minimum
+bits per byte and maximum HellaSwag acc_norm over the run, as in the original's README.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scratch.cli import ArgumentParser, UsageError
+from scratch.cli import run as run_cli
 from scratch.plot import plt, save_figure
 
 
@@ -33,8 +39,13 @@ def load_run(path: str | Path) -> RunLogData:
     run = RunLogData(name=log.parent.name)
     train, evals = {}, {}
     with open(log, encoding="utf-8") as f:
-        for line in f:
-            rec = json.loads(line)
+        for i, line in enumerate(f):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(
+                    f"{log}:{i + 1}: not a JSON record ({e.msg}): is this a log.jsonl of train.py?"
+                ) from None
             kind = rec.get("type")
             if kind == "config" and not run.header:
                 run.header = rec
@@ -116,12 +127,39 @@ def plot_runs(runs: list[RunLogData], out: str | Path, title: str | None = None)
     return save_figure(fig, out)
 
 
+def run_arg(text: str) -> str:
+    """A run folder holding log.jsonl, or a log.jsonl file."""
+    path = Path(text)
+    log = path / "log.jsonl" if path.is_dir() else path
+    if not log.is_file():
+        raise argparse.ArgumentTypeError(f"{log} not found: pass run folders written by gpt-2/train.py")
+    return text
+
+
+def default_out(runs: list[str]) -> Path:
+    """Beside the runs: RUN_DIR/plot.png for one run, PARENT/runs.png (their common folder) for several."""
+    dirs = [Path(r) if Path(r).is_dir() else Path(r).parent for r in runs]
+    if len(dirs) == 1:
+        return dirs[0] / "plot.png"
+    return Path(os.path.commonpath([d.resolve() for d in dirs])) / "runs.png"
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", help="run directories (or log.jsonl files)")
-    p.add_argument("--out", default="images/gpt2-runs.png", help="where to save the plot")
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", type=run_arg, help="run directories (or log.jsonl files)")
+    p.add_argument("--out", default=None, help="where to save the plot (default: beside the runs)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--title", default=None)
     args = p.parse_args(argv)
+    out = Path(args.out) if args.out else default_out(args.runs)
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder: give an image file name (e.g. {out / 'runs.png'})")
+    if out.exists() and not args.overwrite:
+        raise UsageError(f"{out} exists: pass --overwrite to replace it, or another --out")
     runs = [load_run(r) for r in args.runs]
     print(results_table(runs))
-    print(f"saved {plot_runs(runs, args.out, args.title)}")
+    print(f"saved {plot_runs(runs, out, args.title)}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -26,11 +26,13 @@ wandb), gpt2.configs (the experiments and the checks of a TrainConfig).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
 import math
+import os
+import shlex
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,15 +42,32 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from gpt2 import flops
-from gpt2.checkpoint import list_checkpoints, resolve_resume, restore_run, rng_state, save_rotating
+from gpt2.checkpoint import (
+    check_run_dir,
+    checked_tokenizer,
+    clear_run_dir,
+    list_checkpoints,
+    resolve_resume,
+    restore_run,
+    rng_state,
+    save_rotating,
+)
 from gpt2.configs import EXPERIMENTS, TrainConfig, model_overrides, resolve
-from gpt2.data import bytes_per_token, make_loader, read_manifest
+from gpt2.data import MANIFEST, bytes_per_token, make_loader, read_manifest
 from gpt2.distributed import Dist, GracefulStop, all_reduce, setup_distributed, stop_agreed, teardown
 from gpt2.evaluate import bits_per_byte, hellaswag_accuracy, load_hellaswag, sample_text, val_loss
 from gpt2.model import GPT, GPTConfig
 from gpt2.runlog import RunLog, git_commit, start_wandb
 from gpt2.schedule import get_lr
-from gpt2.tokenizer import load_tokenizer
+from scratch.cli import (
+    ArgumentParser,
+    UsageError,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run,
+)
 from scratch.files import remove_stale_temps
 
 
@@ -117,8 +136,52 @@ class Run:
     stopped: str | None  # "SIGTERM" / "SIGINT" / "stop_at" when the run ended early
 
 
-def train(cfg: TrainConfig, resume: str | None = None) -> Run:
-    """Run (or with RESUME = "latest" | PATH, continue) the training described by CFG."""
+def shards_tokenizer(cfg: TrainConfig, manifest: dict):
+    """The tokenizer the shards name, checked to be the one they were made with."""
+    dataset = manifest.get("settings", {}).get("dataset")
+    remake = shlex.join(
+        ["python", "gpt-2/prepare.py", "--dataset", str(dataset or "SOURCE"), "--tokenizer", manifest["tokenizer"]]
+    )
+    return checked_tokenizer(
+        manifest["tokenizer"],
+        manifest["tokenizer_hash"],
+        f"the shards in {cfg.data} were made",
+        f"put the old tokenizer back, or re-make the shards with the new one (`{remake} --out NEW_DIR`) and train "
+        "with --data NEW_DIR",
+    )
+
+
+def check_data_fits(cfg: TrainConfig, manifest: dict, seq_len: int, world_size: int) -> None:
+    """Refuse, naming the flag to change, data that holds less than one micro-batch of windows of seq_len + 1 tokens
+    (train split; val too when evaluating): the loaders would fail later with less to go on."""
+    for split, flag_off in (("train", None), ("val", "--eval-every 0")):
+        if split == "val" and not cfg.eval_every:
+            continue
+        tokens = [s["tokens"] for s in manifest["shards"] if s["split"] == split]
+        if not tokens:
+            raise ValueError(f"{cfg.data} has no {split} shard: prepare more data or a smaller --shard-tokens")
+        windows = sum(max(t - 1, 0) // seq_len for t in tokens)
+        fits = windows // world_size  # sequences per micro-batch this split can give every rank
+        if fits >= cfg.micro_batch:
+            continue
+        if fits == 0:
+            raise ValueError(
+                f"--seq-len {seq_len}: the {split} split of {cfg.data} ({sum(tokens):,} tokens, the longest shard "
+                f"{max(tokens):,}) is shorter than one sequence: use --seq-len <= {max(tokens) - 1}"
+                + (f" or {flag_off}" if flag_off else "")
+            )
+        raise ValueError(
+            f"--micro-batch {cfg.micro_batch}: the {split} split of {cfg.data} holds only {windows} sequences of "
+            f"{seq_len} tokens{f' ({world_size} ranks)' if world_size > 1 else ''}: use --micro-batch <= {fits} "
+            "(and a --total-batch-tokens it divides)" + (f", or {flag_off}" if flag_off else "")
+        )
+
+
+def train(cfg: TrainConfig, resume: str | None = None, overwrite: bool = False) -> Run:
+    """Run (or with RESUME = "latest" | PATH, continue) the training described by CFG. A run folder that holds a run
+    is continued only from its newest checkpoint, and replaced only with OVERWRITE (gpt2.checkpoint.check_run_dir)."""
+    if resume and overwrite:
+        raise UsageError("--resume continues a run and --overwrite replaces it: pass one of them")
     d = setup_distributed(cfg.device)
     cfg.check(d.world_size)
     cuda = d.device.type == "cuda"
@@ -126,10 +189,12 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
         torch.set_float32_matmul_precision("high")  # TF32 for the float32 matmuls left outside autocast
     amp = torch.bfloat16 if cuda else None
     run_dir = Path(cfg.out) / (cfg.run_name or cfg.config)
+    ckpt_path = resolve_resume(resume, run_dir) if resume else None
+    check_run_dir(run_dir, ckpt_path, overwrite)  # before anything is written
 
     # data and model
     manifest = read_manifest(cfg.data)
-    tok = load_tokenizer(manifest["tokenizer"])
+    tok = shards_tokenizer(cfg, manifest)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     model_cfg = GPTConfig.from_preset(
         cfg.model,
@@ -138,6 +203,7 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
         **model_overrides(cfg),
     )
     seq_len = cfg.seq_len or model_cfg.block_size
+    check_data_fits(cfg, manifest, seq_len, d.world_size)
     grad_accum = cfg.total_batch_tokens // (cfg.micro_batch * seq_len * d.world_size)  # exact: cfg.check() said so
     raw_model = GPT(model_cfg).to(d.device)
     optimizer = raw_model.configure_optimizers(
@@ -161,15 +227,13 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
         )
 
     # resume: weights, optimizer moments, loader position, RNG streams (gpt2.checkpoint)
-    start, ckpt_path = 0, None
-    if resume:
-        ckpt_path = resolve_resume(resume, run_dir)
+    start = 0
+    if ckpt_path is not None:
         resumed = restore_run(ckpt_path, cfg, raw_model, optimizer, loader)
         start = resumed["step"]
         if cfg.max_steps is None:  # the schedule of the run being continued (its epoch, as it measured it)
             max_steps = resumed["max_steps"]
-    elif list_checkpoints(run_dir):
-        raise FileExistsError(f"{run_dir} already has checkpoints: pass --resume to continue, or --run-name NEW")
+    continuing = ckpt_path is not None and ckpt_path.resolve().parent == run_dir.resolve()
     warmup = cfg.warmup(max_steps)
 
     model = torch.compile(raw_model) if cfg.compile else raw_model
@@ -187,6 +251,7 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
         "model_config": dataclasses.asdict(model_cfg),
         "git_commit": git_commit(),
         "tokenizer": manifest["tokenizer"],
+        "tokenizer_hash": manifest["tokenizer_hash"],
         "world_size": d.world_size,
         "device": str(d.device),
         "grad_accum_steps": grad_accum,
@@ -201,9 +266,14 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
     log = None
     if d.master:
         run_dir.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            for gone in clear_run_dir(run_dir):
+                print(f"--overwrite: removed {gone}")
         for stale in remove_stale_temps(run_dir):  # a checkpoint save killed by SIGKILL leaves its temp file
             print(f"removed {stale.name}, left by an interrupted checkpoint save")
-        log = RunLog(run_dir / "log.jsonl", fresh=not resume, wandb_run=start_wandb(cfg, header) if cfg.wandb else None)
+        log = RunLog(
+            run_dir / "log.jsonl", fresh=not continuing, wandb_run=start_wandb(cfg, header) if cfg.wandb else None
+        )
         log.write(header)
         print(json.dumps(header, indent=1))
 
@@ -238,6 +308,7 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
             "optimizer": optimizer.state_dict(),
             "config": dataclasses.asdict(model_cfg),
             "tokenizer": manifest["tokenizer"],
+            "tokenizer_hash": manifest["tokenizer_hash"],
             "step": step,
             "max_steps": max_steps,
             "loader": loader.state_dict(),
@@ -245,7 +316,7 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
             "train_config": cfg.to_dict(),
             "world_size": d.world_size,
         }
-        path = save_rotating(run_dir, step, state, cfg.keep_last)
+        path = save_rotating(run_dir, step, state, cfg.keep_last, protect=(ckpt_path,) if ckpt_path else ())
         emit({"type": "checkpoint", "step": step, "path": str(path)}, f"saved {path}")
         return path
 
@@ -307,14 +378,9 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
                     break
             if step == max_steps and cfg.eval_every and not stopped:
                 last_eval = evaluate(step)
-        emit(
-            {
-                "type": "end",
-                "step": step,
-                "stopped": stopped,
-                **({k: v for k, v in last_eval.items() if k != "type"} if last_eval else {}),
-            }
-        )
+        final = {k: v for k, v in (last_eval or {}).items() if k not in ("type", "step")}
+        # the step the run ended at; the last evaluation's own step beside it (it may be older)
+        emit({"type": "end", "step": step, "stopped": stopped, "eval_step": (last_eval or {}).get("step"), **final})
     finally:
         if log is not None:
             log.close()
@@ -325,48 +391,103 @@ def train(cfg: TrainConfig, resume: str | None = None) -> Run:
 # command line (gpt-2/train.py)
 
 
+DEMO_DATA = Path("runs/demo/data")  # where `make demo` leaves shards of the offline default corpus
+# A run the demo's shards can feed on a CPU (the demo's settings, gpt2.demo.DemoConfig), offered when --data is empty
+DEMO_RUN = (
+    "python gpt-2/train.py --config rope --model mini --data runs/demo/data --total-batch-tokens 4096 --micro-batch 16 "
+    "--seq-len 128 --max-steps 500 --hellaswag none"
+)
+TEXT_SUFFIXES = (".txt", ".jsonl", ".parquet", ".md")
+
+
+def check_data_flag(data: str) -> None:
+    """--data must be a shard folder; say exactly what to run when it is missing or is the text itself."""
+    path = Path(data)
+    if path.is_file():
+        fix = (
+            f"make shards from it first: `python gpt-2/prepare.py --dataset {shlex.quote(data)} --tokenizer gpt2 "
+            f"--out runs/data/{shlex.quote(path.stem)}`, then --data runs/data/{shlex.quote(path.stem)}"
+            if path.suffix in TEXT_SUFFIXES
+            else "give the folder gpt-2/prepare.py wrote (it holds manifest.json)"
+        )
+        raise UsageError(f"--data {data} is a file, not a folder of token shards: {fix}")
+    if not (path / MANIFEST).is_file():
+        demo = "" if (DEMO_DATA / MANIFEST).is_file() else "`make demo` (about 5 min, offline), then "
+        raise UsageError(
+            f"--data {data}: no token shards there ({MANIFEST} missing). Offline: {demo}`{DEMO_RUN}`. FineWeb-Edu "
+            f"(needs the Hugging Face hub): `python gpt-2/prepare.py --dataset fineweb-edu --subset sample-10BT "
+            f"--tokenizer gpt2 --out {shlex.quote(data)}` first"
+        )
+
+
+def check_path_flags(cfg: TrainConfig, resume: str | None) -> None:
+    """The path flags, before any work: --data (a shard folder), --hellaswag (auto, none or a file), --out (a folder),
+    --resume PATH (a checkpoint file or a run folder)."""
+    check_data_flag(cfg.data)
+    if cfg.hellaswag not in (None, "auto") and not Path(cfg.hellaswag).is_file():
+        raise UsageError(
+            f"--hellaswag {cfg.hellaswag}: no such file; give the path of hellaswag_val.jsonl, 'auto' (download and "
+            "cache it) or 'none'"
+        )
+    if Path(cfg.out).is_file():
+        raise UsageError(f"--out {cfg.out} is a file: give a folder for the run folders")
+    if resume not in (None, "latest") and not Path(resume).exists():
+        raise UsageError(f"--resume {resume}: no such checkpoint or run folder")
+
+
 def parse_args(argv: list[str] | None = None):
     D = TrainConfig()
-    p = argparse.ArgumentParser(description="Train GPT-2 (one of the named experiments); see gpt2/train.py.")
+    p = ArgumentParser(description="Train GPT-2 (one of the named experiments); see gpt2/train.py.")
     # experiment and model
     p.add_argument("--config", choices=list(EXPERIMENTS), default=D.config, help="which experiment (gpt2/configs.py)")
     p.add_argument("--model", default=D.model, help="model preset: gpt2 (124M), tiny, mini, small, ...")
     p.add_argument("--data", default=D.data, help="shard directory written by gpt-2/prepare.py")
     # batch
-    p.add_argument("--total-batch-tokens", type=int, default=D.total_batch_tokens, help="tokens per optimizer step")
-    p.add_argument("--micro-batch", type=int, default=D.micro_batch, help="sequences per forward pass per rank")
-    p.add_argument("--seq-len", type=int, default=D.seq_len, help="tokens per sequence (default: block size)")
+    p.add_argument("--total-batch-tokens", type=positive_int, default=D.total_batch_tokens, help="tokens per step")
+    p.add_argument("--micro-batch", type=positive_int, default=D.micro_batch, help="sequences per forward per rank")
+    p.add_argument("--seq-len", type=positive_int, default=D.seq_len, help="tokens per sequence (default: block size)")
     # optimization
-    p.add_argument("--max-steps", type=int, default=D.max_steps, help="default: one epoch of the train shards")
-    p.add_argument("--max-lr", type=float, default=D.max_lr, help="default: the experiment's")
-    p.add_argument("--warmup-steps", type=int, default=D.warmup_steps, help="default: the experiment's, scaled")
-    p.add_argument("--weight-decay", type=float, default=D.weight_decay)
-    p.add_argument("--grad-clip", type=float, default=D.grad_clip)
-    p.add_argument("--seed", type=int, default=D.seed)
+    p.add_argument("--max-steps", type=positive_int, default=D.max_steps, help="default: one epoch of the train shards")
+    p.add_argument("--max-lr", type=positive_float, default=D.max_lr, help="default: the experiment's")
+    p.add_argument("--warmup-steps", type=non_negative_int, default=D.warmup_steps, help="default: the experiment's")
+    p.add_argument("--weight-decay", type=non_negative_float, default=D.weight_decay)
+    p.add_argument("--grad-clip", type=positive_float, default=D.grad_clip)
+    p.add_argument("--seed", type=non_negative_int, default=D.seed)
     # evaluation
-    p.add_argument("--eval-every", type=int, default=D.eval_every, help="0: never")
-    p.add_argument("--val-batches", type=int, default=D.val_batches, help="val micro-batches per evaluation per rank")
+    p.add_argument("--eval-every", type=non_negative_int, default=D.eval_every, help="0: never")
+    p.add_argument(
+        "--val-batches", type=positive_int, default=D.val_batches, help="val micro-batches per eval per rank"
+    )
     p.add_argument("--hellaswag", default=D.hellaswag, help="'auto' (download + cache), a jsonl path, or 'none'")
-    p.add_argument("--hellaswag-examples", type=int, default=D.hellaswag_examples, help="default: all 10,042")
-    p.add_argument("--sample-tokens", type=int, default=D.sample_tokens, help="0: no sample at evaluations")
+    p.add_argument("--hellaswag-examples", type=positive_int, default=D.hellaswag_examples, help="default: all 10,042")
+    p.add_argument("--sample-tokens", type=non_negative_int, default=D.sample_tokens, help="0: no sample at evals")
     # checkpoints and logs
     p.add_argument("--out", default=D.out, help="runs go to OUT/RUN_NAME")
     p.add_argument("--run-name", default=D.run_name, help="default: the config name")
-    p.add_argument("--ckpt-every", type=int, default=D.ckpt_every)
-    p.add_argument("--keep-last", type=int, default=D.keep_last, help="checkpoints kept")
+    p.add_argument("--ckpt-every", type=positive_int, default=D.ckpt_every)
+    p.add_argument("--keep-last", type=non_negative_int, default=D.keep_last, help="checkpoints kept (0: all)")
     p.add_argument(
         "--resume",
         nargs="?",
         const="latest",
         default=None,
-        help="continue from the newest checkpoint of the run (or from PATH)",
+        help="continue from the newest checkpoint of the run; --resume PATH --run-name NEW branches from PATH",
     )
-    p.add_argument("--stop-at", type=int, default=D.stop_at, help="save and exit after this step")
-    p.add_argument("--log-every", type=int, default=D.log_every, help="console line every N steps (log.jsonl: all)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the run folder's checkpoints and log.jsonl (else: refused)"
+    )
+    p.add_argument("--stop-at", type=positive_int, default=D.stop_at, help="save and exit after this step")
+    p.add_argument("--log-every", type=positive_int, default=D.log_every, help="console line every N steps")
     # system
     p.add_argument("--device", default=D.device, help="auto | cpu | cuda | cuda:1 | mps")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--wandb", action="store_true", help="also log to Weights & Biases")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch CPU threads (default: torch's, all cores); 1 on a machine shared with other jobs",
+    )
     args = p.parse_args(argv)
     if args.hellaswag in ("none", ""):
         args.hellaswag = None
@@ -375,18 +496,33 @@ def parse_args(argv: list[str] | None = None):
 
 def config_from_argv(argv: list[str] | None = None) -> tuple[TrainConfig, str | None]:
     """The TrainConfig a command line describes, and its --resume (None, "latest" or a path)."""
+    cfg, resume, _ = options_from_argv(argv)
+    return cfg, resume
+
+
+def options_from_argv(argv: list[str] | None = None) -> tuple[TrainConfig, str | None, dict]:
+    """(TrainConfig, --resume, the flags that are not settings of the run: overwrite, threads)."""
     args = vars(parse_args(argv))
     resume = args.pop("resume")
-    return resolve(args.pop("config"), **args), resume
+    extra = {k: args.pop(k) for k in ("overwrite", "threads")}
+    return resolve(args.pop("config"), **args), resume, extra
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg, resume = config_from_argv(argv)
+    cfg, resume, extra = options_from_argv(argv)
+    cfg.check(int(os.environ.get("WORLD_SIZE", 1)))  # the rules between flags, before any path is touched
+    check_path_flags(cfg, resume)
+    if extra["threads"]:
+        torch.set_num_threads(extra["threads"])
     try:
-        train(cfg, resume=resume)
+        train(cfg, resume=resume, overwrite=extra["overwrite"])
     except NonFiniteLoss as e:
-        print(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr)
         return 1
     finally:
         teardown()
     return 0  # finished, or stopped by --stop-at / SIGTERM / SIGINT with a checkpoint to --resume from
+
+
+if __name__ == "__main__":
+    run(main)

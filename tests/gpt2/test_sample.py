@@ -17,6 +17,7 @@ import torch
 from gpt2.checkpoint import save_checkpoint
 from gpt2.model import GPT, GPTConfig
 from gpt2.sample import encode_prompt, main, stream_sample
+from scratch.cli import run as cli_run
 from testutil import ROOT, require_tiktoken_cache
 
 
@@ -126,7 +127,7 @@ def test_tokenizer_larger_than_the_model_vocab(tmp_path):
 @pytest.mark.parametrize("problem", ["missing", "corrupt", "mismatch"])
 def test_bad_checkpoints_exit_with_a_clear_message(ckpt, tmp_path, capsys, problem):
     if problem == "missing":
-        path, message = tmp_path / "nope.pt", "not found"
+        path, message = tmp_path / "nope.pt", "no such checkpoint file"
     elif problem == "corrupt":
         path, message = tmp_path / "bad.pt", "not a readable checkpoint"
         path.write_bytes(ckpt.read_bytes()[:1000])
@@ -135,8 +136,10 @@ def test_bad_checkpoints_exit_with_a_clear_message(ckpt, tmp_path, capsys, probl
         state["config"]["n_embd"] = 64
         path, message = tmp_path / "other.pt", "do not match its config"
         torch.save(state, path)
-    with pytest.raises(SystemExit, match=message):
-        main(["--ckpt", str(path), "--device", "cpu"])
+    with pytest.raises(SystemExit) as exit_:
+        cli_run(main, ["--ckpt", str(path), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_thin_cli_runs(ckpt):
@@ -173,5 +176,5 @@ def test_pretrained_without_network_is_a_clear_error():
         timeout=120,
         env=env,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr

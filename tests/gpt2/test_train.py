@@ -19,6 +19,7 @@ from gpt2.checkpoint import list_checkpoints, load_checkpoint, model_from_checkp
 from gpt2.configs import resolve
 from gpt2.distributed import Dist
 from gpt2.evaluate import bits_per_byte
+from scratch.cli import UsageError
 from testutil import ROOT, corpus_file, require_tiktoken_cache, shared_file
 
 
@@ -104,7 +105,7 @@ def test_rotation_keeps_last_k_and_refuses_to_overwrite(shards, tmp_path):
     run = T.train(tiny(shards, tmp_path, max_steps=5, ckpt_every=1, keep_last=2))
     assert [p.name for p in list_checkpoints(run.run_dir)] == ["ckpt_000004.pt", "ckpt_000005.pt"]
     assert not list(run.run_dir.glob("*.tmp"))
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(UsageError, match="already holds a run .* --resume"):
         T.train(tiny(shards, tmp_path, max_steps=5))
     with pytest.raises(ValueError, match="micro_batch"):
         T.train(tiny(shards, tmp_path, max_steps=6, micro_batch=2), resume="latest")
@@ -181,7 +182,9 @@ def test_sigterm_saves_and_exits_cleanly(shards, tmp_path):
         "--max-steps",
         "100000",
         "--eval-every",
-        "0",
+        "100000",  # one evaluation, at step 0: the "end" record must still say the step the run stopped at
+        "--val-batches",
+        "1",
         "--hellaswag",
         "none",
         "--device",
@@ -200,6 +203,7 @@ def test_sigterm_saves_and_exits_cleanly(shards, tmp_path):
     assert stopped and stopped[0]["reason"] == "SIGTERM", out
     ckpt = list_checkpoints(tmp_path / "rope")[-1]
     assert load_checkpoint(ckpt)["step"] == stopped[0]["step"] >= 1
+    assert logged(tmp_path / "rope", "end")[0]["step"] == stopped[0]["step"]
 
 
 # DDP: `torchrun --nproc_per_node=2` (gloo, CPU) matches one process that sees the same global batch
