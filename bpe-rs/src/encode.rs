@@ -17,6 +17,10 @@ pub type Rank = u32;
 const NONE: Rank = Rank::MAX;
 /// Pieces longer than this use the heap merge (the linear scan is quadratic in the piece length).
 const HEAP_THRESHOLD: usize = 128;
+/// Ids may leave gaps (cl100k_base has no id 100256), but none lies further than this past the number of tokens:
+/// the decoder is a table as long as the largest id, so an id of 4,000,000,000 is an error, not a 64 GB allocation
+/// that aborts the process. Python's `bpe.tokenizer.MAX_ID_GAP` is the same bound, checked first.
+pub const MAX_ID_GAP: usize = 1 << 16;
 
 pub struct CoreBpe {
     encoder: FxHashMap<Vec<u8>, Rank>,
@@ -29,6 +33,14 @@ impl CoreBpe {
     pub fn new(ranks: Vec<(Vec<u8>, Rank)>, specials: FxHashMap<String, Rank>, pattern: &str) -> Result<Self> {
         let splitter = Splitter::new(pattern)?;
         let max_id = ranks.iter().map(|r| r.1).chain(specials.values().copied()).max().unwrap_or(0) as usize;
+        let limit = ranks.len() + specials.len() + MAX_ID_GAP;
+        if max_id >= limit {
+            return Err(Error::Vocab(format!(
+                "id {max_id} is out of range: with {} tokens and {} special tokens ids must be below {limit}",
+                ranks.len(),
+                specials.len()
+            )));
+        }
         let mut decoder: Vec<Option<Box<[u8]>>> = vec![None; max_id + 1];
         let mut encoder = FxHashMap::default();
         encoder.reserve(ranks.len());
@@ -48,6 +60,9 @@ impl CoreBpe {
             }
         }
         for (s, &id) in &specials {
+            if decoder[id as usize].is_some() {
+                return Err(Error::Vocab(format!("special token {s:?} has id {id}, which another token has")));
+            }
             decoder[id as usize] = Some(s.as_bytes().to_vec().into_boxed_slice());
         }
         Ok(CoreBpe { encoder, decoder, specials, splitter })
@@ -288,6 +303,17 @@ mod tests {
                 assert_eq!(got, want, "{pattern} x {len}");
             }
         }
+    }
+
+    #[test]
+    fn ids_far_past_the_vocabulary_are_errors_not_allocations() {
+        let ranks: Vec<(Vec<u8>, Rank)> = (0..=255u8).map(|b| (vec![b], b as Rank)).collect();
+        let huge = [("<|x|>".to_string(), 4_000_000_000)].into_iter().collect();
+        assert!(matches!(CoreBpe::new(ranks.clone(), huge, r"\w+"), Err(Error::Vocab(m)) if m.contains("out of range")));
+        let clash = [("<|x|>".to_string(), 97)].into_iter().collect();
+        assert!(matches!(CoreBpe::new(ranks.clone(), clash, r"\w+"), Err(Error::Vocab(_))));
+        let gap = [("<|x|>".to_string(), (256 + MAX_ID_GAP) as Rank)].into_iter().collect();
+        assert!(CoreBpe::new(ranks, gap, r"\w+").is_ok(), "a gap up to the bound is allowed");
     }
 
     #[test]

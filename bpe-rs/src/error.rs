@@ -21,6 +21,9 @@ pub enum Error {
     UnknownToken { id: Rank, n_vocab: usize },
     /// Any other bad argument (nothing to train on, a thread pool that cannot be built). Python: ValueError.
     Invalid(String),
+    /// A panic caught at the Python boundary (py.rs): a bug in this crate, reported instead of aborting.
+    /// Python: RuntimeError.
+    Internal(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -34,6 +37,7 @@ impl fmt::Display for Error {
             }
             Error::Pattern { pattern, message } => write!(f, "invalid split pattern {pattern:?}: {message}"),
             Error::Vocab(m) | Error::Invalid(m) => f.write_str(m),
+            Error::Internal(m) => write!(f, "bpe-rs failed internally ({m}); please report this with the input"),
             Error::UnknownSpecial(s) => write!(f, "{s:?} is not a special token of this tokenizer"),
             Error::UnknownToken { id, n_vocab } => {
                 write!(f, "token id {id} is not in the vocabulary (0..{})", n_vocab.saturating_sub(1))

@@ -3,12 +3,13 @@
 //! Python's `bpe` package owns the public API and the special-token policy (bpe/bpe/tokenizer.py).
 
 use numpy::{IntoPyArray, PyArray1};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::encode::{CoreBpe, Rank};
@@ -29,12 +30,33 @@ impl From<Error> for PyErr {
             | Error::UnknownSpecial(_)
             | Error::UnknownToken { .. }
             | Error::Invalid(_) => PyValueError::new_err(message),
+            Error::Internal(_) => PyRuntimeError::new_err(message),
         }
     }
 }
 
+/// Run core work, turning a panic (a bug) into `Error::Internal`, so Python gets a RuntimeError that `except
+/// Exception` catches, not pyo3's PanicException (a BaseException). Allocations are bounded by validated inputs
+/// (encode.rs MAX_ID_GAP), so an impossible allocation, which no catch can survive, does not happen either.
+fn guard<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_string());
+        Err(Error::Internal(message))
+    })
+}
+
+/// More threads than this is a mistake (each is an OS thread), not a request to honour.
+const MAX_THREADS: usize = 4096;
+
 /// Rayon pools by thread count (0 = all cores), built once: building a pool per call would cost more than the work.
 fn pool(threads: usize) -> Result<Arc<ThreadPool>, Error> {
+    if threads > MAX_THREADS {
+        return Err(Error::Invalid(format!("{threads} threads is too many (at most {MAX_THREADS}; 0 = all cores)")));
+    }
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
     let mut pools = POOLS.get_or_init(Default::default).lock().unwrap();
     if let Some(p) = pools.get(&threads) {
@@ -68,7 +90,7 @@ impl Encoder {
     fn new(ranks: Vec<(Bound<'_, PyBytes>, Rank)>, specials: HashMap<String, Rank>, pattern: &str) -> PyResult<Self> {
         let ranks = ranks.into_iter().map(|(b, r)| (b.as_bytes().to_vec(), r)).collect();
         let specials: FxHashMap<String, Rank> = specials.into_iter().collect();
-        Ok(Encoder { core: CoreBpe::new(ranks, specials, pattern)? })
+        Ok(Encoder { core: guard(|| CoreBpe::new(ranks, specials, pattern))? })
     }
 
     /// Which splitter pre-tokenizes: "gpt2", "cl100k" or "o200k" when the pattern is one of the crate's constants
@@ -83,23 +105,25 @@ impl Encoder {
         self.core.n_vocab()
     }
 
-    fn encode_ordinary(&self, py: Python<'_>, text: &str) -> Vec<Rank> {
-        py.detach(|| self.core.encode_ordinary(text))
+    fn encode_ordinary(&self, py: Python<'_>, text: &str) -> PyResult<Vec<Rank>> {
+        Ok(py.detach(|| guard(|| Ok(self.core.encode_ordinary(text))))?)
     }
 
     fn encode(&self, py: Python<'_>, text: &str, allowed: Vec<String>) -> PyResult<Vec<Rank>> {
         let m = self.core.special_matcher(&allowed)?;
         Ok(py.detach(|| {
-            let mut out = Vec::with_capacity(text.len() / 4);
-            self.core.encode_with(text, m.as_ref(), &mut out);
-            out
-        }))
+            guard(|| {
+                let mut out = Vec::with_capacity(text.len() / 4);
+                self.core.encode_with(text, m.as_ref(), &mut out);
+                Ok(out)
+            })
+        })?)
     }
 
     #[pyo3(signature = (texts, num_threads=0))]
     fn encode_ordinary_batch(&self, py: Python<'_>, texts: Vec<String>, num_threads: usize) -> PyResult<Vec<Vec<Rank>>> {
         let pool = pool(num_threads)?;
-        Ok(py.detach(|| pool.install(|| self.core.encode_batch(&texts, None))))
+        Ok(py.detach(|| guard(|| Ok(pool.install(|| self.core.encode_batch(&texts, None)))))?)
     }
 
     #[pyo3(signature = (texts, allowed, num_threads=0))]
@@ -108,7 +132,7 @@ impl Encoder {
     ) -> PyResult<Vec<Vec<Rank>>> {
         let m = self.core.special_matcher(&allowed)?;
         let pool = pool(num_threads)?;
-        Ok(py.detach(|| pool.install(|| self.core.encode_batch(&texts, m.as_ref()))))
+        Ok(py.detach(|| guard(|| Ok(pool.install(|| self.core.encode_batch(&texts, m.as_ref())))))?)
     }
 
     /// Encode one text into a numpy array; `num_threads` != 1 (0 = all cores) cuts it at safe points (chunk.rs)
@@ -120,19 +144,22 @@ impl Encoder {
         let m = self.core.special_matcher(&allowed)?;
         let ids = if num_threads == 1 {
             py.detach(|| {
-                let mut out = Vec::with_capacity(text.len() / 4);
-                self.core.encode_with(text, m.as_ref(), &mut out);
-                out
-            })
+                guard(|| {
+                    let mut out = Vec::with_capacity(text.len() / 4);
+                    self.core.encode_with(text, m.as_ref(), &mut out);
+                    Ok(out)
+                })
+            })?
         } else {
             let pool = pool(num_threads)?;
-            py.detach(|| pool.install(|| self.core.encode_parallel(text, m.as_ref(), pool.current_num_threads() * 4)))
+            let chunks = pool.current_num_threads() * 4;
+            py.detach(|| guard(|| Ok(pool.install(|| self.core.encode_parallel(text, m.as_ref(), chunks)))))?
         };
         Ok(to_numpy(py, ids, self.core.n_vocab()))
     }
 
     fn decode_bytes<'py>(&self, py: Python<'py>, ids: Vec<Rank>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = py.detach(|| self.core.decode_bytes(&ids))?;
+        let bytes = py.detach(|| guard(|| self.core.decode_bytes(&ids)))?;
         Ok(PyBytes::new(py, &bytes))
     }
 }
@@ -141,7 +168,7 @@ impl Encoder {
 #[pyfunction]
 fn pretokenize(py: Python<'_>, text: &str, pattern: &str) -> PyResult<Vec<String>> {
     let s = Splitter::new(pattern)?;
-    Ok(py.detach(|| s.split(text).into_iter().map(str::to_owned).collect()))
+    Ok(py.detach(|| guard(|| Ok(s.split(text).into_iter().map(str::to_owned).collect())))?)
 }
 
 /// Train merges from a text or a file; returns (merges, number of unique pre-tokens).
@@ -163,18 +190,20 @@ fn train_merges(
         }
     };
     py.detach(|| {
-        pool.install(|| {
-            let counts = match (&text, &path) {
-                (Some(t), _) => {
-                    let mut c = train::WordCounts::default();
-                    train::count_text(t, &splitter, &specials, &mut c);
-                    c
-                }
-                (None, Some(p)) => train::count_file(p, &splitter, &specials, &mut report)?,
-                (None, None) => return Err(Error::Invalid("pass a text or a path to train on".to_string())),
-            };
-            let unique = counts.len();
-            Ok((train::train_counts(counts, num_merges, &mut report), unique))
+        guard(|| {
+            pool.install(|| {
+                let counts = match (&text, &path) {
+                    (Some(t), _) => {
+                        let mut c = train::WordCounts::default();
+                        train::count_text(t, &splitter, &specials, &mut c);
+                        c
+                    }
+                    (None, Some(p)) => train::count_file(p, &splitter, &specials, &mut report)?,
+                    (None, None) => return Err(Error::Invalid("pass a text or a path to train on".to_string())),
+                };
+                let unique = counts.len();
+                Ok((train::train_counts(counts, num_merges, &mut report), unique))
+            })
         })
     })
     .map_err(PyErr::from)

@@ -145,7 +145,8 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
     let mut heap: BinaryHeap<Candidate> =
         pair_counts.iter().map(|(&p, &c)| candidate(p, c, &vocab)).collect();
     let mut seen = vec![usize::MAX; words.len()];
-    let mut merges = Vec::with_capacity(num_merges);
+    // Never more merges than distinct pairs can make room for now: a huge num_merges must not be an allocation.
+    let mut merges = Vec::with_capacity(num_merges.min(pair_counts.len()));
     let report_every = (num_merges / 100).max(1);
 
     for step in 0..num_merges {

@@ -12,8 +12,13 @@ downloads are written to a temp file, checked, then renamed, so an interrupted d
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
+from huggingface_hub import hf_hub_download, try_to_load_from_cache
 from tqdm.auto import tqdm
 
 from scratch.files import atomic_write, cache_dir
@@ -41,12 +46,47 @@ def default_corpus() -> tuple[Path, Path]:
 
 
 # ------------------------------------------------------------------------------------------------ downloads
-def tinystories_path(split: str = "train") -> Path:
-    """TinyStoriesV2-GPT4 from the HuggingFace hub (cached and verified by huggingface_hub)."""
-    try:
-        from huggingface_hub import hf_hub_download
+HUB_PROBE_TIMEOUT = 3.0  # seconds: offline, huggingface_hub retries for ~24 s before it gives up
 
-        return Path(hf_hub_download("roneneldan/TinyStories", f"TinyStoriesV2-GPT4-{split}.txt", repo_type="dataset"))
+
+def _hub_unreachable(dataset: str) -> ConnectionError:
+    return ConnectionError(
+        f"cannot reach the HuggingFace hub for {dataset} (offline?): pass a local UTF-8 file instead (--data PATH)"
+    )
+
+
+def _hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
+    """Whether a TCP connection to the hub opens within `timeout` (DNS included: getaddrinfo has no timeout of its
+    own, so the probe runs in a thread we stop waiting for). False under HF_HUB_OFFLINE=1."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def tinystories_path(split: str = "train") -> Path:
+    """TinyStoriesV2-GPT4 from the HuggingFace hub (cached and verified by huggingface_hub); offline, its cached
+    copy, else a ConnectionError within a few seconds."""
+    args = ("roneneldan/TinyStories", f"TinyStoriesV2-GPT4-{split}.txt")
+    cached = try_to_load_from_cache(*args, repo_type="dataset")  # a file lookup (local_files_only makes requests)
+    if isinstance(cached, str):
+        return Path(cached)
+    if not _hub_reachable():
+        raise _hub_unreachable("TinyStories")
+    try:
+        return Path(hf_hub_download(*args, repo_type="dataset"))
     except Exception as e:  # network errors arrive under several types from huggingface_hub
         raise ConnectionError(
             f"could not fetch TinyStories from the HuggingFace hub ({type(e).__name__}): "
@@ -59,6 +99,8 @@ def fineweb_edu_path(max_bytes: int = 100 << 20, subset: str = "sample-10BT") ->
     dest = cache_dir() / f"fineweb-edu-{subset}-{max_bytes >> 20}MB.txt"
     if dest.exists():
         return dest
+    if not _hub_reachable():
+        raise _hub_unreachable("FineWeb-Edu")
     try:
         from datasets import load_dataset
 
@@ -91,6 +133,8 @@ def corpus_path(name: str | None = None) -> Path:
     if name == "fineweb-edu":
         return fineweb_edu_path()
     path = Path(name)
+    if path.is_dir():
+        raise IsADirectoryError(f"--data {name} is a folder: pass one UTF-8 text file (or a dataset name)")
     if not path.is_file():
         raise FileNotFoundError(f"{name!r} is neither a file nor a dataset name ({', '.join(NAMED)})")
     if path.stat().st_size == 0:

@@ -5,17 +5,20 @@ special tokens, the split pattern and a name. It knows nothing of `Tokenizer`, w
 `load_model` returns (a dict of its constructor's arguments, like tiktoken's `Encoding(**openai_public.gpt2())`)
 and hands its fields to `save_model` and the exports.
 
-Our `.model` format ("bpe v1"), one UTF-8 text file:
+Our `.model` format ("bpe v2"), one UTF-8 text file:
 
-    bpe v1
+    bpe v2 bytes=52431 sha256=9f86d0...      <- line 1: the length and sha256 of everything after this line
     {"name": "shakespeare", "pattern": "...", "special_tokens": {"<|endoftext|>": 4095}}
     merges 3839
     101 32          <- merge 0: ids 101 and 32 make id 256
     ...
 
 A tokenizer imported from tiktoken has ranks but no merges; it is saved with `ranks N` followed by N lines
-`<base64 token bytes> <id>` instead (tiktoken's own file format). Loading checks the header, the counts and every
-id, so a truncated or edited file fails loudly instead of encoding wrongly.
+`<base64 token bytes> <id>` instead (tiktoken's own file format). Loading checks the length and the checksum first
+(a truncated or corrupted file is an error naming the file, never a silently different tokenizer), then the header,
+the counts and every id. `bpe v1` files (the same without line 1's length and checksum) still load; they are only
+checked for their final newline, counts and ids, so a flipped digit in a v1 file goes unnoticed: re-save it
+(`Tokenizer.load(p).save(prefix)`) to get the check.
 
 `minbpe v1` and `simple-bpe v1` files (karpathy/minbpe and tokenizers derived from it) load too: line 1 the version,
 line 2 the pattern, line 3 the number of special tokens, then `token id` lines, then merges `a b`.
@@ -36,6 +39,7 @@ line 2 the pattern, line 3 the number of special tokens, then `token id` lines, 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -47,7 +51,8 @@ from scratch.files import atomic_write
 
 from .encoding import merges_from_ranks, ranks_from_merges
 
-VERSION = "bpe v1"
+VERSION = "bpe v2"
+VERSION_V1 = "bpe v1"  # no length or checksum: still read
 MINBPE_VERSIONS = ("minbpe v1", "simple-bpe v1")
 Pair = tuple[int, int]
 
@@ -65,7 +70,7 @@ def save_model(
     follow from them); without (a tokenizer imported from tiktoken), it stores the ranks."""
     prefix = Path(prefix)
     header = {"name": name, "pattern": pattern, "special_tokens": special_tokens}
-    lines = [VERSION, json.dumps(header, ensure_ascii=False)]
+    lines = [json.dumps(header, ensure_ascii=False)]
     if merges is not None:
         lines.append(f"merges {len(merges)}")
         lines += [f"{a} {b}" for a, b in merges]
@@ -73,9 +78,11 @@ def save_model(
         ranks = sorted(mergeable_ranks.items(), key=lambda kv: kv[1])
         lines.append(f"ranks {len(ranks)}")
         lines += [f"{base64.b64encode(t).decode()} {r}" for t, r in ranks]
+    body = ("\n".join(lines) + "\n").encode("utf-8")
+    first = f"{VERSION} bytes={len(body)} sha256={hashlib.sha256(body).hexdigest()}\n".encode()
     vocab_text = render_vocab(mergeable_ranks, special_tokens, merges)  # all rendered before anything is written
     model_path = prefix.with_name(prefix.name + ".model")
-    atomic_write(model_path, "\n".join(lines) + "\n")
+    atomic_write(model_path, first + body)
     atomic_write(prefix.with_name(prefix.name + ".vocab"), vocab_text)
     return model_path
 
@@ -100,7 +107,8 @@ def render_vocab(
 
 
 def load_model(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a `bpe v1`, `minbpe v1` or `simple-bpe v1` .model file, with errors that say what is wrong.
+    """Read a `bpe v2`, `bpe v1`, `minbpe v1` or `simple-bpe v1` .model file; any problem is a ValueError that names
+    the file (and the line, where there is one).
 
     Returns the Tokenizer's constructor arguments: mergeable_ranks, special_tokens, pattern, name and merges (None
     for a file that stores ranks).
@@ -108,24 +116,46 @@ def load_model(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"tokenizer file {path} not found: train one with `python bpe/train.py --out PREFIX`")
+    data = path.read_bytes()
+    first, _, body = data.partition(b"\n")
+    version = first.decode("utf-8", "replace").strip()
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not a tokenizer .model file (it is not UTF-8 text)") from None
-    if lines and lines[-1] == "":
-        lines.pop()
-    version = lines[0].strip() if lines else ""
-    try:
-        if version == VERSION:
-            return _parse_ours(lines)
+        if version.split(" bytes=")[0] == VERSION:
+            _check_integrity(version, body)
+            return _parse_ours(_text_lines(body))
+        if version == VERSION_V1:
+            if not data.endswith(b"\n"):
+                raise ValueError("it does not end with a newline, as every saved file does")
+            return _parse_ours(_text_lines(body))
         if version in MINBPE_VERSIONS:
-            return _parse_minbpe(lines, path.stem)
-    except (ValueError, IndexError, KeyError, json.JSONDecodeError) as e:
+            return _parse_minbpe(_text_lines(data), path.stem)
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path} is malformed or truncated ({e}): re-save it or train again") from None
     raise ValueError(
         f"{path} is not a tokenizer .model file: its first line is {version[:40]!r}, expected {VERSION!r}, "
-        f"{MINBPE_VERSIONS[0]!r} or {MINBPE_VERSIONS[1]!r}"
+        f"{VERSION_V1!r}, {MINBPE_VERSIONS[0]!r} or {MINBPE_VERSIONS[1]!r}"
     )
+
+
+def _check_integrity(version: str, body: bytes) -> None:
+    """Line 1 of a v2 file is `bpe v2 bytes=N sha256=HEX`: the body after it must have that length and digest."""
+    match = re.fullmatch(re.escape(VERSION) + r" bytes=(\d+) sha256=([0-9a-f]{64})", version)
+    if match is None:
+        raise ValueError(f"line 1 should read '{VERSION} bytes=N sha256=HEX', not {version[:100]!r}")
+    if len(body) != int(match[1]):
+        raise ValueError(f"line 1 promises {match[1]} bytes after it but the file holds {len(body)}")
+    if hashlib.sha256(body).hexdigest() != match[2]:
+        raise ValueError("its sha256 differs from the one on line 1: the file is corrupted")
+
+
+def _text_lines(data: bytes) -> list[str]:
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"it is not UTF-8 text (invalid byte at offset {e.start})") from None
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def _spec(
@@ -135,21 +165,28 @@ def _spec(
 
 
 def _parse_ours(lines: list[str]) -> dict[str, Any]:
-    header = json.loads(lines[1])
-    kind, count = lines[2].split()
-    body = lines[3:]
+    """`lines` from the JSON header (line 2 of the file) on; the body's lines start at line 4."""
+    header = json.loads(lines[0])
+    kind, count = lines[1].split()
+    body = lines[2:]
     if len(body) != int(count):
         raise ValueError(f"header promises {count} {kind} but the file holds {len(body)}")
-    specials = {str(k): int(v) for k, v in header["special_tokens"].items()}
+    specials = {str(k): _int(v, f"special token {k!r}") for k, v in header["special_tokens"].items()}
+    pattern, name = header["pattern"], header["name"]
+    if not isinstance(pattern, str) or not isinstance(name, str):
+        raise ValueError("the header's pattern and name must be strings")
+    first_body_line = 4
     if kind == "merges":
-        merges = [_int_pair(line) for line in body]
-        return _spec(ranks_from_merges(merges), specials, header["pattern"], header["name"], merges)
+        merges = [_merge(line, i, first_body_line + i) for i, line in enumerate(body)]
+        return _spec(ranks_from_merges(merges), specials, pattern, name, merges)
     if kind == "ranks":
         ranks = {}
-        for line in body:
+        for i, line in enumerate(body):
             token, rank = line.split()
-            ranks[base64.b64decode(token, validate=True)] = int(rank)
-        return _spec(ranks, specials, header["pattern"], header["name"])
+            ranks[base64.b64decode(token, validate=True)] = _int(rank, f"line {first_body_line + i}: rank")
+        if len(ranks) != len(body):
+            raise ValueError("a token appears twice in the ranks")
+        return _spec(ranks, specials, pattern, name)
     raise ValueError(f"unknown section {kind!r} (expected 'merges' or 'ranks')")
 
 
@@ -159,16 +196,32 @@ def _parse_minbpe(lines: list[str], name: str) -> dict[str, Any]:
     specials = {}
     for line in lines[3 : 3 + n_special]:
         token, idx = line.rsplit(" ", 1)
-        specials[token] = int(idx)
+        specials[token] = _int(idx, f"special token {token!r}")
     if len(specials) != n_special:
         raise ValueError(f"expected {n_special} special tokens, found {len(specials)}")
-    merges = [_int_pair(line) for line in lines[3 + n_special :]]
+    first = 4 + n_special
+    merges = [_merge(line, i, first + i) for i, line in enumerate(lines[3 + n_special :])]
     return _spec(ranks_from_merges(merges), specials, pattern, name, merges)
 
 
-def _int_pair(line: str) -> tuple[int, int]:
-    a, b = line.split()
-    return int(a), int(b)
+def _int(value: Any, what: str) -> int:
+    """A non-negative id from text or JSON (not a float, a bool or '-3')."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{what} has id {value!r}: ids are integers >= 0")
+    return value
+
+
+def _merge(line: str, index: int, line_no: int) -> Pair:
+    """Merge `index` (it makes id 256 + index) from its line: two ids that already exist."""
+    parts = line.split(" ")
+    if len(parts) != 2:
+        raise ValueError(f"line {line_no}: a merge is two ids 'a b', not {line[:40]!r}")
+    a, b = (_int(p, f"line {line_no}: merge") for p in parts)
+    if a >= 256 + index or b >= 256 + index:
+        raise ValueError(f"line {line_no}: merge ({a}, {b}) uses an id not made yet (ids so far: 0..{255 + index})")
+    return a, b
 
 
 # ------------------------------------------------------------------------------------------------ exports

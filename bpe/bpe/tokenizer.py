@@ -34,6 +34,10 @@ from .patterns import GPT2_PATTERN, pretokenize, resolve_pattern, special_regex,
 AllowedSpecial = Literal["all"] | Collection[str]
 Backend = Literal["rust", "python"]
 Pair = tuple[int, int]
+# Ids may leave gaps (cl100k_base has no id 100256) but no id lies further than this past the number of tokens: the
+# engines keep an id -> token table as long as the largest id, so a stray 4,000,000,000 must never reach them.
+# bpe-rs/src/encode.rs has the same bound.
+MAX_ID_GAP = 1 << 16
 
 
 class Tokenizer:
@@ -63,6 +67,19 @@ class Tokenizer:
             raise ValueError(f"unknown backend {backend!r}: use 'rust' (fast, default) or 'python' (the reference)")
 
     def _validate(self) -> None:
+        """Checked here, before anything reaches the Rust engine (which checks the id bound again)."""
+        limit = len(self.mergeable_ranks) + len(self.special_tokens) + MAX_ID_GAP
+        for kind, items in (("token", self.mergeable_ranks.items()), ("special token", self.special_tokens.items())):
+            for token, i in items:
+                if type(i) is not int or not 0 <= i < limit:
+                    raise ValueError(
+                        f"{kind} {token!r} has id {i!r}: ids must be integers in 0..{limit - 1} (one per token, "
+                        f"plus at most {MAX_ID_GAP:,} unused ids)"
+                    )
+        if len(set(self.mergeable_ranks.values())) != len(self.mergeable_ranks):
+            raise ValueError("two ordinary tokens have the same id")
+        if not all(isinstance(s, str) and s for s in self.special_tokens):
+            raise ValueError("special tokens must be non-empty strings")
         missing = [b for b in range(256) if bytes([b]) not in self.mergeable_ranks]
         if missing:
             raise ValueError(f"byte-level BPE needs all 256 single bytes in the vocabulary; missing {missing[:5]}...")

@@ -107,7 +107,10 @@ def test_onig_pattern_makes_possessive_intervals_atomic():
         ("hello\n", "first line"),
         ('bpe v1\n{"name": "x", "pattern": "a", "special_tokens": {}}\nmerges 3\n97 97\n', "promises 3"),
         ('bpe v1\n{"name": "x"\n', "malformed"),
-        ('bpe v1\n{"name": "x", "pattern": "a", "special_tokens": {}}\nmerges 1\n97 999\n', "does not exist"),
+        (
+            'bpe v1\n{"name": "x", "pattern": "a", "special_tokens": {}}\nmerges 1\n97 999\n',
+            r"line 4: merge \(97, 999\) uses an id not made yet",
+        ),
         ("minbpe v1\npattern\n2\n<|a|> 256\n", "special tokens"),
     ],
 )
@@ -166,7 +169,7 @@ def test_missing_and_binary_model_files(tmp_path):
         Tokenizer.load(tmp_path / "nope.model")
     path = tmp_path / "binary.model"
     path.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(ValueError, match="not UTF-8"):
+    with pytest.raises(ValueError, match="binary.model is not a tokenizer .model file"):
         Tokenizer.load(path)
 
 
