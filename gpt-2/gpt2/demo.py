@@ -19,6 +19,11 @@ the code a full-size run uses, and summary.md lists the equivalent stand-alone c
 
 Stages 1-4 are gpt2.pipeline's, which the tokenizer experiment runs too; this file is the narration around them, the
 samples and the report. DemoConfig is the command line; DemoConfig.pipeline() is what it asks of the pipeline.
+
+Reruns: OUT/outputs.json records what the demo writes there (DEMO_OUTPUTS); a rerun into the same OUT replaces those
+and nothing else. Any of those names already in OUT from elsewhere (`--out .` beside your own data/) stops the demo
+before any work, naming it: give another --out, or pass --overwrite. The loss plot goes to OUT/loss.png; --image
+PATH saves a copy there too (the README's images/demo-loss.png), never by default.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -40,10 +44,13 @@ from bpe.report import compression_table, load_any
 from gpt2.data import open_shard, read_manifest
 from gpt2.pipeline import (
     PipelineConfig,
+    add_pipeline_flags,
     banner,
+    claim_outputs,
     cmd,
     corpus_file,
     evaluate_model,
+    pipeline_settings,
     prepare_shards,
     set_threads,
     train_model,
@@ -52,10 +59,14 @@ from gpt2.pipeline import (
 from gpt2.plot import load_run, plot_runs, results_table
 from gpt2.sample import encode_prompt, load_model, stream_sample
 from gpt2.tokenizer import load_tokenizer
+from scratch.cli import ArgumentParser, positive_float, positive_int
 from scratch.device import pick_device
 from scratch.files import atomic_write
 
 DEFAULT_PROMPTS = ("Romeo:\n", "First Citizen:\nWhat say you to the king?", "Hamlet:\nTo be, or not to be,")
+MADE_BY = "gpt-2/demo.py"
+# everything the demo writes under OUT (the tokenizer's two files, the shards, the trainer's run folder, the report)
+DEMO_OUTPUTS = ["corpus.txt", "tokenizer.model", "tokenizer.vocab", "data", "model", "summary.md", "loss.png"]
 
 
 @dataclass
@@ -72,7 +83,7 @@ class DemoConfig:
     eval_every: int = 100
     val_batches: int = 8  # micro-batches per evaluation during training; the final evaluation reads the whole val split
     device: str = "auto"
-    threads: int | None = 1  # torch intra-op threads on CPU (None: torch's default; see parse_args)
+    threads: int | None = None  # torch intra-op threads on CPU (None or 0: torch's default, every core)
     seed: int = 1337
     # samples
     prompts: tuple[str, ...] = DEFAULT_PROMPTS
@@ -80,6 +91,7 @@ class DemoConfig:
     temperature: float = 0.8
     top_k: int | None = 100
     image: str | None = None  # also save the loss plot here (e.g. images/demo-loss.png)
+    overwrite: bool = False  # replace files in OUT that the demo did not write (else: refuse)
 
     def pipeline(self) -> PipelineConfig:
         """What the pipeline stages run (checked: a ValueError names a bad setting): these settings, the rope
@@ -175,9 +187,7 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     pipe = cfg.pipeline()  # checks the settings before any work
     set_threads(pipe)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in ("data", "model"):  # a rerun into the same OUT starts over (the trainer refuses old checkpoints)
-        _remove_tree(out / stale)
+    claim_outputs(out, MADE_BY, DEMO_OUTPUTS, cfg.overwrite)  # a rerun starts over: the trainer refuses old checkpoints
     stages: list[Stage] = []
     t_all = time.perf_counter()
 
@@ -259,11 +269,6 @@ def run_demo(cfg: DemoConfig) -> DemoResult:
     return result
 
 
-def _remove_tree(path: Path) -> None:
-    if path.exists():
-        shutil.rmtree(path)
-
-
 def write_summary(r: DemoResult, cfg: DemoConfig, log, total_s: float) -> Path:
     """OUT/summary.md: the figures, the stages with their times and stand-alone commands, the samples."""
     header = log.header
@@ -338,44 +343,35 @@ def _gpt2() -> dict:
 
 # ---------------------------------------------------------------------------------------------------------- CLI
 def parse_args(argv: list[str] | None = None) -> DemoConfig:
+    """The command line as a DemoConfig, checked before any work (one line naming the flag, exit 2)."""
     D = DemoConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    # output
-    p.add_argument("--out", default=D.out, help="run directory (its data/ and model/ are replaced)")
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_pipeline_flags(p, D.pipeline())  # --out, --overwrite, --vocab-size, --steps, ..., --threads, --seed
     p.add_argument("--image", default=D.image, help="also save the loss plot here (e.g. images/demo-loss.png)")
-    # tokenizer
-    p.add_argument("--vocab-size", type=int, default=D.vocab_size, help="BPE vocabulary (256 bytes + merges + 1)")
-    # model and training
-    p.add_argument("--preset", default=D.preset, help="model preset: tiny, mini, small, ..., gpt2 (124M)")
-    p.add_argument("--steps", type=int, default=D.steps, help="optimizer steps")
-    p.add_argument("--batch-tokens", type=int, default=D.batch_tokens, help="tokens per optimizer step")
-    p.add_argument("--micro-batch", type=int, default=D.micro_batch, help="sequences per forward pass")
-    p.add_argument("--seq-len", type=int, default=D.seq_len, help="tokens per sequence (<= the preset's block size)")
-    p.add_argument("--eval-every", type=int, default=D.eval_every, help="val loss + a short sample every N steps")
-    p.add_argument("--val-batches", type=int, default=D.val_batches, help="val micro-batches per evaluation")
-    p.add_argument("--device", default=D.device, help="auto (GPU if present) | cpu | cuda | mps")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=D.threads,
-        help="torch CPU threads; 1 is fastest for these small matmuls on a shared 2-core machine (2 ran "
-        "up to 40x slower under load); 0: torch's default",
-    )
-    p.add_argument("--seed", type=int, default=D.seed)
     # samples
     p.add_argument("--prompt", action="append", default=None, help="a prompt to continue (repeatable)")
-    p.add_argument("--sample-tokens", type=int, default=D.sample_tokens, help="tokens per sample")
-    p.add_argument("--temperature", type=float, default=D.temperature)
-    p.add_argument("--top-k", type=int, default=D.top_k)
+    p.add_argument("--sample-tokens", type=positive_int, default=D.sample_tokens, help="tokens per sample")
+    p.add_argument("--temperature", type=positive_float, default=D.temperature)
+    p.add_argument("--top-k", type=positive_int, default=D.top_k)
     a = p.parse_args(argv)
-    kw = {k: v for k, v in vars(a).items() if k != "prompt"}
-    return DemoConfig(**kw, prompts=tuple(a.prompt) if a.prompt else DEFAULT_PROMPTS)
-
-
-def main(argv: list[str] | None = None) -> DemoResult:
-    cfg = parse_args(argv)
+    if a.image is not None and Path(a.image).is_dir():
+        p.error(f"argument --image: {a.image} is a folder: give a file name (e.g. images/demo-loss.png)")
+    cfg = DemoConfig(
+        **pipeline_settings(a),
+        overwrite=a.overwrite,
+        image=a.image,
+        sample_tokens=a.sample_tokens,
+        temperature=a.temperature,
+        top_k=a.top_k,
+        prompts=tuple(a.prompt) if a.prompt else DEFAULT_PROMPTS,
+    )
     try:
         cfg.pipeline()
     except ValueError as e:
-        sys.exit(f"error: {e}")
-    return run_demo(cfg)
+        p.error(str(e))
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    run_demo(parse_args(argv))
+    return 0

@@ -10,11 +10,18 @@
 Each stage calls the code a full-size run uses (bpe.cli, gpt2.prepare, gpt2.train, gpt2.evaluate) and, where there is
 one, returns the stand-alone command that does the same. The held-out documents come first in corpus.txt and the
 first shard holds exactly their tokens, so the val split is exactly the held-out text.
+
+The command lines of both callers share their flags (add_pipeline_flags: types checked at parse time, then
+PipelineConfig.check) and their rule for OUT (claim_outputs): a run replaces only what an earlier run of the same
+command wrote there, as OUT/outputs.json records, unless --overwrite says otherwise.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +34,12 @@ from gpt2.evaluate import evaluate_checkpoint
 from gpt2.prepare import dataset_source, prepare, txt_documents
 from gpt2.tokenizer import load_tokenizer
 from gpt2.train import Run, train
+from scratch.cli import UsageError, non_negative_int, positive_int
 from scratch.device import pick_device
 from scratch.files import atomic_write
 
 MIN_VOCAB = 258  # 256 bytes + <|endoftext|> + at least one merge
+OUTPUTS = "outputs.json"  # what a demo / experiment run wrote under OUT: a later run may replace those, nothing else
 
 
 @dataclass
@@ -92,6 +101,79 @@ class PipelineConfig:
 
     def train_config(self, data: Path, run_name: str = "model") -> TrainConfig:
         return resolve(self.config, **self.train_overrides(data, run_name))
+
+
+# The flags both command lines share, with the type that checks each at parse time (ranges; PipelineConfig.check
+# adds the rules between them): field -> (type, help).
+FLAGS: dict[str, tuple] = {
+    "vocab_size": (positive_int, f"BPE vocabulary: 256 bytes + merges + <|endoftext|> (>= {MIN_VOCAB})"),
+    "preset": (str, "model preset: tiny, mini, small, ..., gpt2 (124M)"),
+    "steps": (positive_int, "optimizer steps"),
+    "batch_tokens": (positive_int, "tokens per optimizer step (a multiple of micro-batch x seq-len)"),
+    "micro_batch": (positive_int, "sequences per forward pass"),
+    "seq_len": (positive_int, "tokens per sequence (<= the preset's block size)"),
+    "eval_every": (positive_int, "val loss + a short sample every N steps"),
+    "val_batches": (positive_int, "val micro-batches per evaluation during training"),
+    "device": (str, "auto (GPU if present) | cpu | cuda | mps"),
+    "threads": (
+        non_negative_int,
+        "torch CPU threads (default: torch's own, every core); on a machine shared with other jobs --threads 1 is "
+        "often faster for these small matmuls",
+    ),
+    "seed": (non_negative_int, "random seed (model init, batches, samples)"),
+}
+
+
+def add_pipeline_flags(p: argparse.ArgumentParser, defaults: PipelineConfig) -> None:
+    """--vocab-size, --steps, ... (FLAGS), with DEFAULTS' values, plus --out and --overwrite."""
+    p.add_argument("--out", default=defaults.out, help="run folder (a rerun replaces only what its last run wrote)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace files in --out that another command (or you) put there"
+    )
+    for name, (kind, help) in FLAGS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(defaults, name), help=help)
+
+
+def pipeline_settings(args: argparse.Namespace) -> dict:
+    """The PipelineConfig fields the parsed flags set."""
+    return {"out": args.out, **{name: getattr(args, name) for name in FLAGS}}
+
+
+def claim_outputs(out: Path, made_by: str, outputs: list[str], overwrite: bool = False) -> None:
+    """Make OUT ready for a run of MADE_BY that writes OUTPUTS (names under OUT): existing ones that the last run of
+    MADE_BY recorded in OUT/outputs.json are removed; any other existing one is refused (UsageError naming it and
+    the two ways out) unless OVERWRITE. The record is written before anything else, so that a run killed half-way
+    is still ours to replace."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file: give a folder")
+    record = out / OUTPUTS
+    owned = _owned(record, made_by)
+    existing = [n for n in outputs if (out / n).exists() or (out / n).is_symlink()]
+    foreign = [n for n in existing if n not in (owned or ())]
+    if owned is None and record.exists():  # another command's record, or a file of the user's that has its name
+        foreign.append(OUTPUTS)
+    if foreign and not overwrite:
+        raise UsageError(
+            f"{out / foreign[0]} exists and was not written by {made_by}: give another --out, or pass --overwrite "
+            f"to replace it"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(record, json.dumps({"made_by": made_by, "outputs": outputs}, indent=1) + "\n")
+    for name in existing:
+        path = out / name
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def _owned(record: Path, made_by: str) -> set[str] | None:
+    """The names a run of MADE_BY recorded as its outputs (None: no record of MADE_BY's there)."""
+    try:
+        data = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("made_by") != made_by or not isinstance(data.get("outputs"), list):
+        return None
+    return set(data["outputs"])
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers

@@ -23,12 +23,17 @@ encoding, so threads use every core without pickling text and token lists betwee
 Resumable: each shard goes to a temp file that is renamed when complete, and the manifest (written atomically after
 every shard) lists the finished ones with where the next starts (document index, tokens of it already written).
 Rerunning the same command skips that far into the documents and rewrites the interrupted shard; the result is
-byte-identical to an uninterrupted run. A different command into the same --out is refused.
+byte-identical to an uninterrupted run. Refused, with nothing changed: a different command into the same --out, a
+source file that changed since the shards were written (the manifest records each local file's size and mtime: cheap
+at any size, where a hash would re-read a 40 GB corpus on every resume; a copy or `touch` without a change is refused
+too, the safe mistake), a file in --out that prepare.py did not write (a manifest, or a shard that no manifest
+lists), and a .txt/.jsonl source that is not UTF-8 (checked before anything is written; the error names the byte).
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import itertools
 import os
 import re
@@ -45,18 +50,22 @@ from gpt2.data import (
     check_shard,
     dtype_for_vocab,
     open_shard,
+    read_header,
     read_manifest,
     tokenizer_hash,
     write_manifest,
     write_shard,
 )
-from gpt2.tokenizer import load_tokenizer
-from scratch.files import remove_stale_temps
+from gpt2.tokenizer import TIKTOKEN_NAMES, load_tokenizer
+from scratch.cli import ArgumentParser, positive_int, run
+from scratch.files import file_digest
 
 FINEWEB_EDU = "HuggingFaceFW/fineweb-edu"
 EOT_TEXT = "<|endoftext|>"
 BATCH_BYTES = 4 << 20  # text per encode_ordinary_batch call: big enough to keep every thread busy
 BATCH_DOCS = 1024
+SHARD_NAME = re.compile(r"(val|train)_\d{5}\.bin")  # the shard files prepare.py writes
+TEXT_SUFFIXES = (".txt", ".jsonl", ".json", ".parquet")
 
 
 def parse_count(s: str | int | None) -> int | None:
@@ -67,7 +76,26 @@ def parse_count(s: str | int | None) -> int | None:
     if not m:
         raise ValueError(f"cannot read {s!r} as a count: use e.g. 100M, 2.5B, 500K or 1000")
     mult = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}[m.group(2).lower()]
-    return int(float(m.group(1).replace("_", "")) * mult)
+    try:
+        return int(float(m.group(1).replace("_", "")) * mult)
+    except ValueError:
+        raise ValueError(f"cannot read {s!r} as a count: use e.g. 100M, 2.5B, 500K or 1000") from None
+
+
+def count_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a count (K/M/B suffixes) of at least LOW; a bad one is a one-line flag error."""
+
+    def parse(text: str) -> int:
+        try:
+            n = parse_count(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        if n < low:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: must be a count >= {low}")
+        return n
+
+    parse.__name__ = f"a count >= {low}"
+    return parse
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -104,7 +132,7 @@ def load_hf_dataset(dataset: str, subset: str | None = None):
     path = Path(dataset)
     files = [path]
     if path.is_dir():
-        files = sorted(path.glob("*.parquet")) or sorted(path.glob("*.jsonl")) or sorted(path.glob("*.json"))
+        files = _data_files(path)
         if not files:
             raise FileNotFoundError(f"{path} holds no .parquet or .jsonl files")
     builder = "parquet" if files[0].suffix == ".parquet" else "json"
@@ -127,7 +155,47 @@ def txt_documents(path: Path, skip: int = 0, chunk_chars: int = 16 << 20) -> Ite
                 carry = last[-keep:]
         yield "".join(pieces) + carry
 
-    return itertools.islice((d for d in split() if d), skip, None)
+    def named():  # check_utf8 ran before any write; this only fires when the file changed while being read
+        try:
+            yield from split()
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path} is not UTF-8 ({e.reason}): it changed while being read?") from None
+
+    return itertools.islice((d for d in named() if d), skip, None)
+
+
+def check_utf8(path: Path, block: int = 16 << 20) -> None:
+    """Raise ValueError naming the file and the byte offset of the first byte that is not UTF-8 (before any shard is
+    written, so a bad file leaves no folder behind); a progress bar for files over a few hundred MB."""
+    decoder, done = codecs.getincrementaldecoder("utf-8")(), 0
+    size = path.stat().st_size
+    with (
+        open(path, "rb") as f,
+        tqdm(
+            total=size, unit="B", unit_scale=True, desc=f"checking {path.name} is UTF-8", disable=size < 256 << 20
+        ) as bar,
+    ):
+        while True:
+            data = f.read(block)
+            held = len(decoder.getstate()[0])  # the end of the last block: an incomplete character, decoded first
+            try:
+                decoder.decode(data, final=not data)
+            except UnicodeDecodeError as e:
+                offset = done - held + e.start
+                raise ValueError(
+                    f"{path} is not UTF-8: byte {offset:,} is 0x{_byte_at(path, offset):02x} ({e.reason}); convert "
+                    f"it first (e.g. iconv -f latin1 -t utf-8); nothing was written"
+                ) from None
+            if not data:
+                return
+            done += len(data)
+            bar.update(len(data))
+
+
+def _byte_at(path: Path, offset: int) -> int:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(1)[0]
 
 
 def shard_documents(data_dir: Path, manifest: dict, tok, skip: int = 0) -> Iterator[str]:
@@ -172,6 +240,8 @@ class Source:
     documents: Callable[[int], Iterable[str]]
     settings: dict
     total_bytes: int | None = None
+    identity: dict | None = None  # what the source is now (sizes and mtimes, a manifest's hash): a resume compares it
+    check: Callable[[], None] = lambda: None  # raises on a source that cannot be read to the end (run before writing)
 
 
 def encode_batches(tok, docs: Iterable[str], workers: int) -> Iterator[tuple[str, list[int]]]:
@@ -224,16 +294,21 @@ def prepare(
         "eot_token": tok.eot_token,
         "vocab_size": tok.n_vocab,
         "settings": settings,
+        "source": source.identity,
         "complete": False,
         "shards": [],
     }
     if (out / MANIFEST).exists():
         manifest = _resume(out, manifest)
-        if stale := remove_stale_temps(out):
-            print(f"removed {len(stale)} temp file(s) left by an interrupted run: {', '.join(p.name for p in stale)}")
+        _check_no_foreign_shards(out, manifest)
+        _remove_stale_temps(out)
         if manifest["complete"]:
             print(f"{out}: already complete ({len(manifest['shards'])} shards), nothing to do")
             return manifest
+    else:
+        _check_no_foreign_shards(out, None)
+        source.check()  # a source that fails half-way must fail before the first write
+        _remove_stale_temps(out)
     shards = manifest["shards"]
     doc, offset = (shards[-1]["next_doc"], shards[-1]["next_offset"]) if shards else (0, 0)
     done = sum(s["tokens"] for s in shards)  # tokens in finished shards
@@ -246,6 +321,7 @@ def prepare(
         unit="B",
         unit_scale=True,
         desc=f"tokenizing with {tokenizer}",
+        delay=1,  # no bar for a run (or an error) within a second: its output stays one line
         dynamic_ncols=True,
     )
     parts: list[np.ndarray] = []
@@ -265,9 +341,9 @@ def prepare(
             "next_offset": next_offset,
         }
         out.mkdir(parents=True, exist_ok=True)
-        write_shard(out / entry["file"], np.concatenate(parts), ndocs, nbytes, tok_hash)
         shards.append(entry)
-        write_manifest(out, manifest)
+        write_manifest(out, manifest)  # first: a shard file is always listed (a resume rewrites one that is missing)
+        write_shard(out / entry["file"], np.concatenate(parts), ndocs, nbytes, tok_hash)
         done += ntok
         parts, ntok, ndocs, nbytes = [], 0, 0, 0
         bar.set_postfix(shards=len(shards), tokens=f"{done:,}")
@@ -310,23 +386,99 @@ def prepare(
 
 
 def _resume(out: Path, fresh: dict) -> dict:
-    """The manifest already in OUT, checked to be from the same settings; from the first shard whose file is missing
-    or damaged on, shards are dropped from it, to be written again."""
-    old = read_manifest(out, allow_incomplete=True, check_shards=False)
+    """The manifest already in OUT, checked to be from the same settings and the same source; from the first shard
+    whose file is missing or damaged on, shards are dropped from it, to be written again."""
+    try:
+        old = read_manifest(out, allow_incomplete=True, check_shards=False)
+    except ValueError as e:
+        raise ValueError(
+            f"{out / MANIFEST} was not written by prepare.py ({e}): use another --out (nothing was changed)"
+        ) from None
     for key in ("settings", "tokenizer_hash"):
         if old.get(key) != fresh[key]:
             raise ValueError(
                 f"{out} holds shards from other settings ({key}: {old.get(key)} != {fresh[key]}): use a "
                 f"fresh --out (nothing was changed)"
             )
+    _check_same_source(out, old.get("source", "unrecorded"), fresh["source"])
     for i in range(len(old["shards"])):
         try:
             check_shard(out, old, i)
         except (OSError, ValueError) as e:
-            print(f"rewriting from shard {i} on: {e}")
+            interrupted = i == len(old["shards"]) - 1 and not old.get("complete")  # listed, then killed mid-write
+            print(f"resuming at shard {i}" if interrupted else f"rewriting from shard {i} on: {e}")
             old["shards"], old["complete"] = old["shards"][:i], False
             break
     return old
+
+
+def _check_same_source(out: Path, old: dict | str | None, new: dict | None) -> None:
+    """Refuse to resume (or call complete) shards of a source that changed since they were written."""
+    if old == "unrecorded":
+        print(f"warning: {out / MANIFEST} records no source identity (an older prepare.py): not checked")
+    elif old != new:
+        raise ValueError(
+            f"{out} was made from another version of the source (then: {_describe(old)}; now: {_describe(new)}): "
+            f"use a fresh --out, or restore the source (nothing was changed)"
+        )
+
+
+def _describe(identity: dict | None) -> str:
+    if not identity:
+        return "unknown"
+    if "files" in identity:
+        return f"{len(identity['files'])} files, {sum(size for size, _ in identity['files'].values()):,} bytes"
+    if "manifest_sha256" in identity:
+        return f"manifest sha256 {identity['manifest_sha256'][:12]}"
+    return f"{identity['size']:,} bytes, mtime_ns {identity['mtime_ns']}"
+
+
+def _check_no_foreign_shards(out: Path, manifest: dict | None) -> None:
+    """A shard-named file in OUT that the manifest does not list is another run's (or a user's): refuse to replace
+    it. One that carries this run's tokenizer hash is ours (a rewrite from a damaged shard on left it behind)."""
+    if not out.is_dir():
+        return
+    listed = {s["file"] for s in manifest["shards"]} if manifest else set()
+    for path in sorted(out.iterdir()):
+        if not SHARD_NAME.fullmatch(path.name) or path.name in listed:
+            continue
+        if manifest is not None:
+            try:
+                if read_header(path)["tokenizer_hash"] == manifest["tokenizer_hash"]:
+                    continue
+            except (OSError, ValueError):
+                pass
+        raise ValueError(
+            f"{path} is in --out but no prepare.py manifest there lists it: use another --out, or move it away "
+            f"(nothing was changed)"
+        )
+
+
+def _remove_stale_temps(out: Path) -> None:
+    """Temp files of a killed prepare.py (only ours: --out may be a folder other tools write into too)."""
+    if not out.is_dir():
+        return
+    stale = [p for p in out.glob(".*.tmp") if p.is_file() and _OUR_TEMP.fullmatch(p.name)]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    if stale:
+        print(f"removed {len(stale)} temp file(s) left by an interrupted run: {', '.join(p.name for p in stale)}")
+
+
+_OUR_TEMP = re.compile(r"\.(manifest\.json|(val|train)_\d{5}\.bin)\..+\.tmp")
+
+
+def file_identity(path: Path) -> dict:
+    """A local source's identity: size and mtime of the file, or of each data file of a folder."""
+    if path.is_dir():
+        return {"files": {f.name: [(st := f.stat()).st_size, st.st_mtime_ns] for f in _data_files(path)}}
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _data_files(folder: Path) -> list[Path]:
+    """The files load_hf_dataset reads from a folder: every .parquet, else every .jsonl, else every .json."""
+    return sorted(folder.glob("*.parquet")) or sorted(folder.glob("*.jsonl")) or sorted(folder.glob("*.json"))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -346,10 +498,22 @@ def dataset_source(dataset: str, subset: str | None = None) -> Source:
     else:
         ds = load_hf_dataset(dataset, subset)
         documents = lambda skip: hf_documents(ds, skip)  # noqa: E731
-    name = dataset if dataset == "fineweb-edu" else str(Path(dataset).resolve())
+    if dataset == "fineweb-edu":  # streamed from the hub: no identity to record beyond the name and subset
+        return Source(documents, {"dataset": dataset, "subset": subset}, None)
+    path = Path(dataset)
+    text_files = [f for f in (_data_files(path) if path.is_dir() else [path]) if f.suffix in (".txt", ".jsonl")]
     return Source(
-        documents, {"dataset": name, "subset": subset if dataset == "fineweb-edu" else None}, file_bytes(dataset)
+        documents,
+        {"dataset": str(path.resolve()), "subset": None},
+        file_bytes(dataset),
+        file_identity(path),
+        lambda: _check_all_utf8(text_files),
     )
+
+
+def _check_all_utf8(files: list[Path]) -> None:
+    for f in files:
+        check_utf8(f)
 
 
 def reencode_source(from_dir: str | Path) -> Source:
@@ -361,33 +525,69 @@ def reencode_source(from_dir: str | Path) -> Source:
         lambda skip: shard_documents(from_dir, src, src_tok, skip),
         {"reencode": str(from_dir.resolve()), "from_tokenizer_hash": src["tokenizer_hash"]},
         sum(s["bytes"] for s in src["shards"]),
+        {"manifest_sha256": file_digest(from_dir / MANIFEST, "sha256")},  # it lists every shard's size and bytes
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The flags, each checked here (a bad one: one line naming it and exit 2, before any work)."""
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # input: a dataset, or shards to re-tokenize
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="fineweb-edu, or a .txt/.jsonl/.parquet file (or a folder of them)")
     src.add_argument("--reencode", metavar="FROM_DIR", help="re-tokenize this shard directory's documents")
     p.add_argument("--subset", default="sample-10BT", help="FineWeb-Edu config (sample-10BT, sample-100BT, ...)")
     # tokenizer and shards
-    p.add_argument("--tokenizer", default="gpt2", help="gpt2 | cl100k_base | o200k_base | PATH.model")
+    p.add_argument("--tokenizer", default="gpt2", help=f"{' | '.join(TIKTOKEN_NAMES)} | PATH.model")
     p.add_argument(
         "--shard-tokens",
+        type=count_at_least(2),
         default=None,
         help="tokens per shard, K/M/B suffixes (default 100M; with --reencode: FROM_DIR's)",
     )
-    p.add_argument("--max-tokens", default=None, help="stop at the first document boundary past this many tokens")
+    p.add_argument(
+        "--max-tokens", type=count_at_least(1), default=None, help="stop after exactly this many tokens (K/M/B)"
+    )
     p.add_argument("--dtype", default="auto", choices=["auto", "uint16", "uint32"])
     p.add_argument("--out", required=True, help="output directory (rerun the same command to resume)")
-    p.add_argument("--workers", type=int, default=None, help="tokenizer threads (default: all cores)")
+    p.add_argument("--workers", type=positive_int, default=None, help="tokenizer threads (default: all cores)")
     args = p.parse_args(argv)
+    if problem := _path_problem(args):
+        p.error(problem)
+    return args
 
-    shard_tokens = parse_count(args.shard_tokens or "100M")
+
+def _path_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the path flags (None: nothing), in argparse's words."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        return f"argument --out: {out} is a file: give a folder (new, or one prepare.py is resuming)"
     if args.reencode:
-        if Path(args.reencode).resolve() == Path(args.out).resolve():
-            p.error("--reencode FROM_DIR and --out must differ (the source would be overwritten)")
+        if not (Path(args.reencode) / MANIFEST).is_file():
+            return f"argument --reencode: {args.reencode} holds no {MANIFEST}: give a folder prepare.py wrote"
+        if Path(args.reencode).resolve() == out.resolve():
+            return "--reencode FROM_DIR and --out must differ (the source would be overwritten)"
+    elif args.dataset != "fineweb-edu":
+        path = Path(args.dataset)
+        if not path.exists():
+            return f"argument --dataset: {path} not found: give fineweb-edu or a .txt, .jsonl or .parquet file"
+        if path.is_dir() and not _data_files(path):
+            return f"argument --dataset: {path} holds no .parquet or .jsonl files: give a file or such a folder"
+        if path.is_file() and path.suffix not in TEXT_SUFFIXES:
+            return f"argument --dataset: {path}: unknown file type {path.suffix!r}: use .txt, .jsonl or .parquet"
+    tok = Path(args.tokenizer)
+    if args.tokenizer not in TIKTOKEN_NAMES:
+        if tok.suffix != ".model":
+            return f"argument --tokenizer: {args.tokenizer!r} is neither {', '.join(TIKTOKEN_NAMES)} nor a .model file"
+        if not tok.is_file():
+            return f"argument --tokenizer: {tok} is not a file: train one with `python bpe/train.py --out PREFIX`"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    shard_tokens = args.shard_tokens or parse_count("100M")
+    if args.reencode:
         source = reencode_source(args.reencode)
         if args.shard_tokens is None:
             shard_tokens = read_manifest(args.reencode)["settings"]["shard_tokens"]
@@ -399,7 +599,7 @@ def main(argv: list[str] | None = None) -> None:
         args.out,
         shard_tokens,
         workers=args.workers,
-        max_tokens=parse_count(args.max_tokens),
+        max_tokens=args.max_tokens,
         dtype=args.dtype,
     )
     tokens = sum(s["tokens"] for s in m["shards"])
@@ -407,3 +607,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.out}: {len(m['shards'])} shards, {tokens:,} tokens ({m['dtype']}), "
         f"{sum(s['docs'] for s in m['shards']):,} documents, {sum(s['bytes'] for s in m['shards']):,} bytes"
     )
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -15,7 +15,10 @@ Project Gutenberg books). Then:
    of the same number of tokens, and evaluated on domain A's held-out text in bits per byte (loss per byte of text:
    fair across vocabularies and compression rates)
 
-Writes OUT/results.md (both tables) and a plot (--image, default images/tokenizer-experiment.png).
+Writes OUT/results.md (both tables) and OUT/tokenizer-experiment.png; --image PATH saves a copy of the plot there
+too (e.g. images/tokenizer-experiment.png, never by default). OUT/outputs.json records what the experiment writes in
+OUT: a rerun replaces those and nothing else; a file of those names from elsewhere stops it before any work (give
+another --out, or pass --overwrite).
 The original (16K tokenizers on TinyStoriesV2 and FineWeb, GPT-2 124M for 5K steps on FineWeb) is cited in
 bpe/README.md beside this experiment's figures.
 """
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +37,28 @@ from bpe.report import bytes_per_token, compression_table
 from gpt2.data import bytes_per_token as shard_bytes_per_token
 from gpt2.data import read_manifest
 from gpt2.evaluate import bits_per_byte
-from gpt2.pipeline import PipelineConfig, banner, corpus_file, evaluate_model, prepare_shards, set_threads, train_model
+from gpt2.pipeline import (
+    PipelineConfig,
+    add_pipeline_flags,
+    banner,
+    claim_outputs,
+    corpus_file,
+    evaluate_model,
+    pipeline_settings,
+    prepare_shards,
+    set_threads,
+    train_model,
+)
 from gpt2.plot import load_run
-from gpt2.prepare import parse_count
+from gpt2.prepare import count_at_least
+from scratch.cli import ArgumentParser
 from scratch.files import atomic_write
 from scratch.plot import plt, save_figure
 
 GUTENBERG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "gutenberg-en.txt"
 PLAYS = "shakespeare-plays"
+MADE_BY = "gpt-2/tokenizer_experiment.py"
+PLOT = "tokenizer-experiment.png"
 
 # The experiment's settings at CPU scale (the command line overrides most): the same model and steps for every
 # tokenizer. During training the trainer writes a 24-token sample at each evaluation, skips HellaSwag (chance at
@@ -62,7 +78,7 @@ DEFAULTS = PipelineConfig(
     hellaswag=None,
     keep_last=1,
     device="auto",
-    threads=1,
+    threads=None,
     seed=1337,
 )
 
@@ -152,15 +168,24 @@ def load_domain(spec: str, out: Path, train_bytes: int, heldout_bytes: int) -> D
 
 
 # ---------------------------------------------------------------------------------------------------------- the run
+def outputs(domains: list[str], vocab_size: int, with_gpt2: bool = True) -> list[str]:
+    """Every name the experiment writes under OUT for these domains (PLAYS or a file's path)."""
+    names = [PLAYS if d == PLAYS else Path(d).stem for d in domains]
+    toks = [f"{n}-{vocab_size}" for n in names] + (["gpt2"] if with_gpt2 else [])
+    files = [f"{n}.{part}.txt" for n in names if n != PLAYS for part in ("train", "heldout")]
+    models = [f"{t}.{ext}" for t in toks if t != "gpt2" for ext in ("model", "vocab")]
+    runs = [f"{kind}-{t}" for t in toks for kind in ("data", "model")]
+    return [*files, *models, "corpus.txt", *runs, "results.md", PLOT]
+
+
 def run_experiment(
     a: Domain, b: Domain, cfg: PipelineConfig, image: Path | None, with_gpt2: bool = True
 ) -> tuple[str, list[Row]]:
     """Train both tokenizers (cfg.vocab_size tokens each), compare compression, train one model per tokenizer;
-    returns (markdown, rows)."""
+    returns (markdown, rows). OUT must be ready (claim_outputs); the plot goes to OUT/PLOT, and to IMAGE if given."""
     vocab_size = cfg.vocab_size
     set_threads(cfg)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
     banner(f"1/3 tokenizers: {vocab_size:,} tokens each, trained by bpe-rs on {a.name} and on {b.name}")
@@ -195,9 +220,7 @@ def run_experiment(
     corpus = corpus_file(a.heldout, a.train, out)
     rows, runs = [], {}
     for name, spec in specs.items():
-        data = out / f"data-{name}"
-        for old in (data, out / f"model-{name}"):  # a rerun starts over (the trainer refuses old checkpoints)
-            shutil.rmtree(old, ignore_errors=True)
+        data = out / f"data-{name}"  # claim_outputs removed an earlier run's: the trainer refuses old checkpoints
         prepare_shards(spec, corpus, a.heldout, data)
         run, _ = train_model(cfg, data, run_name=f"model-{name}")
         loss, _, bpt = evaluate_model(cfg, run.checkpoint, data)
@@ -239,9 +262,9 @@ def run_experiment(
         ]
     )
     atomic_write(out / "results.md", md.encode())
-    if image is not None:
-        plot_experiment(toks, texts, runs, rows, image)
-        print(f"saved {image}")
+    for path in (out / PLOT, image) if image is not None else (out / PLOT,):
+        plot_experiment(toks, texts, runs, rows, path)
+        print(f"saved {path}")
     print(f"\n{md}\nwrote {out / 'results.md'}")
     return md, rows
 
@@ -272,57 +295,48 @@ def plot_experiment(toks: dict, texts: dict, runs: dict, rows: list[Row], image:
 
 
 # ---------------------------------------------------------------------------------------------------------- CLI
-def main(argv: list[str] | None = None) -> str:
-    D = DEFAULTS
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The flags, each checked here (one line naming the flag, exit 2, before any work); args.cfg is the
+    PipelineConfig they make."""
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # domains
     p.add_argument(
         "--domain-a", default=PLAYS, help=f"{PLAYS} (default) or a UTF-8 file: tokenizer A and the models train on it"
     )
     p.add_argument("--domain-b", default=str(GUTENBERG), help="a UTF-8 file for tokenizer B")
-    p.add_argument("--tokenizer-bytes", default="4M", help="text per file-domain to train on (K/M/G suffixes)")
-    p.add_argument("--heldout-bytes", default="1M", help="text per file-domain held out (its end)")
-    # tokenizers
-    p.add_argument("--vocab-size", type=int, default=D.vocab_size, help="of both tokenizers (the original: 16384)")
+    p.add_argument(
+        "--tokenizer-bytes", type=count_at_least(1), default="4M", help="text per file-domain to train on (K/M/G)"
+    )
+    p.add_argument(
+        "--heldout-bytes", type=count_at_least(1), default="1M", help="text per file-domain held out (its end)"
+    )
     p.add_argument("--no-gpt2", action="store_true", help="leave GPT-2's tokenizer out (it needs tiktoken's cache)")
-    # model and training (the same for every tokenizer)
-    p.add_argument("--preset", default=D.preset)
-    p.add_argument("--steps", type=int, default=D.steps)
-    p.add_argument("--batch-tokens", type=int, default=D.batch_tokens)
-    p.add_argument("--micro-batch", type=int, default=D.micro_batch)
-    p.add_argument("--seq-len", type=int, default=D.seq_len)
-    p.add_argument("--eval-every", type=int, default=D.eval_every)
-    p.add_argument("--val-batches", type=int, default=D.val_batches)
-    p.add_argument("--device", default=D.device)
-    p.add_argument("--threads", type=int, default=D.threads, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--seed", type=int, default=D.seed)
-    # output
-    p.add_argument("--out", default=D.out, help="run directory (its data-*/ and model-*/ are replaced)")
-    p.add_argument("--image", default="images/tokenizer-experiment.png", help="the plot ('' for none)")
+    # --out, --overwrite, tokenizers (--vocab-size), model and training (the same for every tokenizer)
+    add_pipeline_flags(p, DEFAULTS)
+    p.add_argument("--image", default=None, help="also save the plot here (e.g. images/tokenizer-experiment.png)")
     args = p.parse_args(argv)
+    for flag, spec in (("--domain-a", args.domain_a), ("--domain-b", args.domain_b)):
+        if spec != PLAYS and not Path(spec).is_file():
+            p.error(f"argument {flag}: {spec} is not a file: give {PLAYS} or a UTF-8 text file")
+    if args.image is not None and Path(args.image).is_dir():
+        p.error(f"argument --image: {args.image} is a folder: give a file name")
+    if outputs([args.domain_a], 1) == outputs([args.domain_b], 1):
+        p.error("--domain-a and --domain-b name the same domain: give two different texts")
     try:
-        cfg = dataclasses.replace(
-            D,
-            out=args.out,
-            vocab_size=args.vocab_size,
-            preset=args.preset,
-            steps=args.steps,
-            batch_tokens=args.batch_tokens,
-            micro_batch=args.micro_batch,
-            seq_len=args.seq_len,
-            eval_every=args.eval_every,
-            val_batches=args.val_batches,
-            device=args.device,
-            threads=args.threads,
-            seed=args.seed,
-        )
-    except ValueError as e:  # checked before any work
+        args.cfg = dataclasses.replace(DEFAULTS, **pipeline_settings(args))
+    except ValueError as e:  # PipelineConfig.check: the rules between flags
         p.error(str(e))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     out = Path(args.out)
-    sizes = parse_count(args.tokenizer_bytes), parse_count(args.heldout_bytes)
+    claim_outputs(
+        out, MADE_BY, outputs([args.domain_a, args.domain_b], args.vocab_size, not args.no_gpt2), args.overwrite
+    )
+    sizes = args.tokenizer_bytes, args.heldout_bytes
     a = load_domain(args.domain_a, out, *sizes)
     b = load_domain(args.domain_b, out, *sizes)
-    if a.name == b.name:
-        p.error(f"the two domains are the same ({a.name}): give two different texts")
-    md, _ = run_experiment(a, b, cfg, Path(args.image) if args.image else None, not args.no_gpt2)
-    return md
+    run_experiment(a, b, args.cfg, Path(args.image) if args.image else None, not args.no_gpt2)
+    return 0

@@ -3,6 +3,7 @@
 The demo runs once (module fixture, ~10-20 s on the shared 2-core machine) through its CLI entry point; each test then
 checks one artifact against something computed independently: the corpus text, ln(vocab), the shard files."""
 
+import json
 import math
 import re
 
@@ -12,6 +13,7 @@ import torch
 
 from gpt2 import demo
 from gpt2.tokenizer_experiment import Row, results_table
+from scratch.cli import UsageError
 
 VOCAB = 384
 STEPS = 12
@@ -22,35 +24,37 @@ def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     n = torch.get_num_threads()
     try:
-        return demo.main(
-            [
-                "--out",
-                str(out),
-                "--preset",
-                "tiny",
-                "--steps",
-                str(STEPS),
-                "--vocab-size",
-                str(VOCAB),
-                "--batch-tokens",
-                "1024",
-                "--micro-batch",
-                "8",
-                "--seq-len",
-                "64",
-                "--eval-every",
-                "6",
-                "--val-batches",
-                "2",
-                "--sample-tokens",
-                "12",
-                "--prompt",
-                "Romeo:",
-                "--prompt",
-                "",
-                "--device",
-                "cpu",
-            ]
+        return demo.run_demo(
+            demo.parse_args(
+                [
+                    "--out",
+                    str(out),
+                    "--preset",
+                    "tiny",
+                    "--steps",
+                    str(STEPS),
+                    "--vocab-size",
+                    str(VOCAB),
+                    "--batch-tokens",
+                    "1024",
+                    "--micro-batch",
+                    "8",
+                    "--seq-len",
+                    "64",
+                    "--eval-every",
+                    "6",
+                    "--val-batches",
+                    "2",
+                    "--sample-tokens",
+                    "12",
+                    "--prompt",
+                    "Romeo:",
+                    "--prompt",
+                    "",
+                    "--device",
+                    "cpu",
+                ]
+            )
         )
     finally:
         torch.set_num_threads(n)
@@ -157,10 +161,34 @@ def test_stage_commands_in_the_summary_reproduce_the_artifacts(result, tmp_path)
         (["--batch-tokens", "1000"], "a multiple of micro-batch x seq-len = 2048"),
     ],
 )
-def test_bad_settings_stop_before_any_work(tmp_path, flags, problem):
-    with pytest.raises(SystemExit, match=re.escape(problem)):
+def test_bad_settings_stop_before_any_work(tmp_path, capsys, flags, problem):
+    with pytest.raises(SystemExit) as stop:
         demo.main(["--out", str(tmp_path / "x"), *flags])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and problem in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_a_rerun_replaces_only_what_the_demo_wrote(result, tmp_path):
+    """The record of the fixture's run claims its outputs; a folder of the user's with one of those names is refused
+    (before any work, nothing changed) unless --overwrite, and a record of another command claims nothing."""
+    from gpt2.pipeline import OUTPUTS, claim_outputs
+
+    claimed = set(json.loads((result.out / OUTPUTS).read_text())["outputs"])
+    assert claimed == set(demo.DEMO_OUTPUTS) and all((result.out / n).exists() for n in demo.DEMO_OUTPUTS)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "edu10B").write_bytes(b"mine")
+    with pytest.raises(UsageError, match=re.escape(f"{tmp_path / 'data'} exists and was not written by")):
+        claim_outputs(tmp_path, demo.MADE_BY, demo.DEMO_OUTPUTS)
+    (tmp_path / OUTPUTS).write_text(json.dumps({"made_by": "someone else", "outputs": ["data"]}))
+    with pytest.raises(UsageError, match="--overwrite"):
+        claim_outputs(tmp_path, demo.MADE_BY, demo.DEMO_OUTPUTS)
+    assert (tmp_path / "data" / "edu10B").read_bytes() == b"mine"
+    claim_outputs(tmp_path, demo.MADE_BY, demo.DEMO_OUTPUTS, overwrite=True)
+    assert not (tmp_path / "data").exists()
+    (tmp_path / "data").mkdir()  # now the demo's own: a rerun may replace it
+    claim_outputs(tmp_path, demo.MADE_BY, demo.DEMO_OUTPUTS)
+    assert not (tmp_path / "data").exists()
 
 
 def test_experiment_table():

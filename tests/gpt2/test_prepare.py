@@ -126,8 +126,9 @@ def test_jsonl_parquet_and_hub_go_through_one_path(ref, corpus, tmp_path, monkey
 
 @pytest.mark.parametrize("when", ["mid-shard", "after-rename"])
 def test_interrupted_prepare_resumes_to_the_same_shards(ref, corpus, tmp_path, monkeypatch, when):
-    """Crash while writing shard 3 (a partial temp file left behind, as by SIGKILL), or after its rename but before
-    the manifest lists it; rerunning the same command gives the uninterrupted result byte for byte, temp file gone."""
+    """Crash while writing shard 3 (a partial temp file left behind, as by SIGKILL), or just after its rename (the
+    manifest, written first, already lists it); rerunning the same command gives the uninterrupted result byte for
+    byte, temp file gone."""
     src = str(corpus / "docs.txt")
     real, calls = prep.write_shard, []
 
@@ -146,7 +147,7 @@ def test_interrupted_prepare_resumes_to_the_same_shards(ref, corpus, tmp_path, m
         prepare(dataset_source(src), "gpt2", tmp_path / "out", SHARD, workers=2)
     monkeypatch.setattr(prep, "write_shard", real)
     m = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert len(m["shards"]) == 2 and not m["complete"]
+    assert len(m["shards"]) == 3 and not m["complete"]
     with pytest.raises(ValueError, match="did not finish"):
         make_loader("global", tmp_path / "out", 2, 64)
     prepare(dataset_source(src), "gpt2", tmp_path / "out", SHARD, workers=2)
@@ -320,3 +321,22 @@ def test_rerun_rewrites_a_damaged_shard(ref, corpus, tmp_path):
         make_loader("global", out, 2, 64)
     prepare(dataset_source(str(corpus / "docs.txt")), "gpt2", out, SHARD, workers=2)
     assert files(out) == files(ref)
+
+
+def test_utf8_check_names_the_first_bad_byte_whatever_the_block_size(tmp_path):
+    """Oracle: bytes.decode's own error offset on the whole file; blocks cut inside multi-byte characters."""
+    from gpt2.prepare import check_utf8
+
+    good = "é€😀 plain ".encode() * 50
+    for bad_at in (0, 7, len(good) - 1, len(good)):
+        data = good[:bad_at] + b"\xff" + good[bad_at:]
+        path = tmp_path / "t.txt"
+        path.write_bytes(data)
+        with pytest.raises(UnicodeDecodeError) as want:
+            data.decode("utf-8")
+        for block in (1, 3, 5, 64, 1 << 20):
+            with pytest.raises(ValueError, match=f"byte {want.value.start:,} is 0x"):
+                check_utf8(path, block)
+    path.write_bytes(good)
+    for block in (1, 3, 1 << 20):
+        check_utf8(path, block)
