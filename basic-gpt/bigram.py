@@ -3,7 +3,10 @@
 uv run --no-sync python basic-gpt/bigram.py
 """
 
+from functools import partial
+
 from basic_gpt.cli import main
+from scratch.cli import run
 
 if __name__ == "__main__":
-    main(default_stage="bigram")
+    run(partial(main, default_stage="bigram"))

@@ -65,28 +65,39 @@ def markdown_table(results: list[dict]) -> str:
     return "\n".join(rows)
 
 
+LADDER_ARTEFACTS = ("ladder.md", "ladder.json", "loss-curves.png")
+
+
+def describe_source(source: dict) -> str:
+    """One line naming the text a run was made from (path, size, start of its sha256)."""
+    return f"data {source.get('path')} ({source.get('size', 0):,} bytes, sha256 {source.get('sha256', '?')[:12]})"
+
+
 def run_ladder(
     ds: Dataset,
     stages: list[str],
-    out_md: Path,
-    out_png: Path,
+    out_dir: Path,
     max_iters: int | None = None,
     eval_interval: int | None = None,
     progress: bool = True,
+    image: Path | None = None,
+    seed: int = 1337,
 ) -> list[dict]:
+    """Train `stages`; write ladder.md (table), ladder.json (results and what they were made from) and
+    loss-curves.png into out_dir, and the plot also to `image` when given (e.g. the README's images/ figure)."""
     results = []
     for name in stages:
-        results.append(run_stage(name, ds, max_iters, eval_interval=eval_interval, progress=progress))
+        results.append(run_stage(name, ds, max_iters, seed, eval_interval=eval_interval, progress=progress))
         print(f"{name}: val {results[-1]['val_loss']:.4f}", flush=True)
-    table = markdown_table(results)
-    out_md.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out_md, table + "\n")
-    atomic_write(out_md.with_suffix(".json"), json.dumps(results))
-    plot_val_curves(
-        {r["stage"]: r["history"] for r in results},
-        out_png,
-        "basic-gpt: validation loss as each idea is added",
-        ylim=(1.4, 4.4),
+    made_from = f"{describe_source(ds.source)}; seed {seed}; iterations: " + (
+        f"{max_iters} per stage" if max_iters else "each stage's budget"
     )
+    table = markdown_table(results)
+    run = dict(data=ds.source, seed=seed, max_iters=max_iters, eval_interval=eval_interval, stages=stages)
+    atomic_write(out_dir / "ladder.md", f"{table}\n\nMade from: {made_from}.\n")
+    atomic_write(out_dir / "ladder.json", json.dumps(dict(run=run, results=results)))
+    title = "basic-gpt: validation loss as each idea is added"
+    for png in [out_dir / "loss-curves.png", *([image] if image else [])]:
+        plot_val_curves({r["stage"]: r["history"] for r in results}, png, title, ylim=(1.4, 4.4), note=made_from)
     print(table)
     return results

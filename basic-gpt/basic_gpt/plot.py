@@ -15,8 +15,10 @@ def plot_val_curves(
     xlabel: str = "iteration",
     hlines: tuple[float, ...] = (),
     ylim: tuple[float, float] | None = None,
+    note: str | None = None,
 ) -> None:
-    """One line per run: history records' `x` against their whole-split val loss; final loss in the legend."""
+    """One line per run: history records' `x` against their whole-split val loss; final loss in the legend.
+    note: a small footer (what the curves were made from: data identity, seed)."""
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, hist in curves.items():
         ax.plot(
@@ -34,4 +36,6 @@ def plot_val_curves(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    if note:
+        fig.text(0.01, 0.005, note, fontsize=6, color="gray", va="bottom")
     save_figure(fig, path, dpi=120)

@@ -81,10 +81,20 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Adam
 
 
 @torch.no_grad()
-def split_loss(model: CharLM, data: torch.Tensor, max_windows: int | None = None, batch_size: int = 256) -> float:
-    """Mean loss over every non-overlapping block_size window of `data` (or max_windows evenly spaced ones)."""
+def split_loss(
+    model: CharLM,
+    data: torch.Tensor,
+    max_windows: int | None = None,
+    batch_size: int = 256,
+    progress: bool = False,
+    desc: str = "eval",
+) -> float:
+    """Mean loss over every non-overlapping block_size window of `data` (or max_windows evenly spaced ones).
+    progress: a tqdm bar over the batches (a whole-split pass takes tens of seconds on a CPU)."""
     T = model.config.block_size
     n = (len(data) - 1) // T
+    if n < 1:
+        raise ValueError(f"{len(data)} tokens hold no window of block_size {T}: need at least {T + 1}")
     x, y = data[: n * T].view(n, T), data[1 : n * T + 1].view(n, T)
     if max_windows is not None and n > max_windows:
         keep = torch.linspace(0, n - 1, max_windows).long()
@@ -93,7 +103,7 @@ def split_loss(model: CharLM, data: torch.Tensor, max_windows: int | None = None
     was_training = model.training
     model.eval()
     total = 0.0
-    for i in range(0, len(x), batch_size):
+    for i in tqdm(range(0, len(x), batch_size), desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
         logits = model.logits(x[i : i + batch_size].to(device))
         total += F.cross_entropy(
             logits.flatten(0, 1).float(), y[i : i + batch_size].flatten().to(device), reduction="sum"
@@ -137,8 +147,8 @@ def train(
     def evaluate(it: int, lr: float) -> None:
         rec = dict(
             iter=it,
-            train_loss=split_loss(model, train_data, cfg.eval_train_windows),
-            val_loss=split_loss(model, val_data),
+            train_loss=split_loss(model, train_data, cfg.eval_train_windows, progress=progress, desc=f"train @{it}"),
+            val_loss=split_loss(model, val_data, progress=progress, desc=f"val @{it}"),
             lr=lr,
             time_s=round(train_s, 3),
             cpu_s=round(cpu_s, 3),
@@ -176,7 +186,8 @@ def train(
 
 
 def save_checkpoint(path: Path, model: CharLM, tokenizer: CharTokenizer, stage: str, **extra) -> None:
-    """Everything needed to rebuild the model and its vocabulary; written atomically."""
+    """Everything needed to rebuild the model and its vocabulary, plus `extra` (the CLI passes the run's provenance:
+    data identity, configs, command); written atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ckpt = dict(
@@ -191,6 +202,11 @@ def load_checkpoint(path: Path, device: str = "cpu") -> tuple[CharLM, CharTokeni
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found: train one first with basic-gpt/gpt.py")
     ckpt = torch.load(path, map_location=device, weights_only=True)
+    if len(ckpt["chars"]) != ckpt["config"]["vocab_size"]:  # the vocabulary must be the one the model was built for
+        raise ValueError(
+            f"checkpoint {path} is inconsistent: {len(ckpt['chars'])} characters for a vocab_size of "
+            f"{ckpt['config']['vocab_size']}"
+        )
     model = STAGES[ckpt["stage"]].model_cls(GPTConfig(**ckpt["config"]))
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), CharTokenizer(ckpt["chars"])

@@ -2,14 +2,19 @@
 
 import json
 import math
+import re
+from functools import partial
+from hashlib import sha256
 
 import pytest
 import torch
 from torch.nn import functional as F
 
-from basic_gpt.cli import main
+from basic_gpt import train as train_module
+from basic_gpt.cli import train_run
 from basic_gpt.data import load_dataset
 from basic_gpt.train import TrainConfig, build_model, load_checkpoint, lr_at, sample, save_checkpoint, split_loss, train
+from scratch.cli import UsageError
 from testutil import corpus_file
 
 
@@ -89,7 +94,7 @@ def test_missing_checkpoint(tmp_path):
 
 def test_cli_trains_logs_checkpoints_and_samples(tmp_path, capsys):
     data = corpus_file("tinyshakespeare.txt")
-    last = main(
+    last = train_run(
         [
             "--stage",
             "bigram",
@@ -108,8 +113,16 @@ def test_cli_trains_logs_checkpoints_and_samples(tmp_path, capsys):
             "cpu",
         ]
     )
-    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    header, *log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in log] == [0, 20, 40] and log[-1] == last
+    # every artefact records what it was made from: the data file's identity (against hashlib here), the configs
+    raw = data.read_bytes()
+    identity = {"path": str(data.resolve()), "size": len(raw), "sha256": sha256(raw).hexdigest()}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    ckpt = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    for record in (header["run"], summary["run"], ckpt["run"]):
+        assert record["data"] == identity and record["stage"] == "bigram"
+        assert record["train_config"]["max_iters"] == 40 and record["model_config"]["block_size"] == 8
     vocab_size = len(set(data.read_text(encoding="utf-8")))  # 65 in Tiny Shakespeare
     assert log[-1]["val_loss"] < log[0]["val_loss"] < math.log(vocab_size) + 1.5
     m, tok = load_checkpoint(tmp_path / "ckpt.pt")
@@ -119,8 +132,8 @@ def test_cli_trains_logs_checkpoints_and_samples(tmp_path, capsys):
 
 
 def test_cli_rejects_bad_prompt_before_training(tmp_path):
-    with pytest.raises(ValueError, match="outside the model's vocabulary"):
-        main(
+    with pytest.raises(UsageError, match="argument --prompt: .* outside the model's vocabulary"):
+        train_run(
             [
                 "--stage",
                 "bigram",
@@ -152,3 +165,28 @@ def test_time_budget_stops_and_anneals(ds):
     assert len(hist) == 1 and hist[0]["iter"] > 10
     assert 1.0 <= hist[0]["time_s"] < 3.0
     assert hist[0]["lr"] < 1.2e-3  # the cosine ran on elapsed time, down to min_lr
+
+
+def test_evaluation_pass_shows_progress_with_an_estimate(capsys, monkeypatch):
+    # redraw on every batch, however fast the batches (tqdm otherwise draws at most every 0.1 s)
+    monkeypatch.setattr(train_module, "tqdm", partial(train_module.tqdm, mininterval=0, miniters=1))
+    torch.manual_seed(0)
+    m = build_model("bigram", 65)
+    data = torch.randint(65, (8 * 600 + 1,))  # 600 windows: 3 batches of 256
+    split_loss(m, data, progress=True, desc="val @0")
+    err = capsys.readouterr().err
+    assert "val @0" in err and re.search(r"\d/3 \[\d\d:\d\d<\d\d:\d\d", err), err  # done/total [elapsed<remaining]
+    split_loss(m, data)
+    assert capsys.readouterr().err == ""  # off unless asked: tests and library callers stay quiet
+
+
+def test_cli_threads_default_is_torchs_own(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    data = tmp_path / "text.txt"
+    data.write_text("ROMEO:\nBut soft, what light through yonder window breaks?\n\n" * 20)
+    flags = ["--stage", "bigram", "--data", str(data), "--max-iters", "1", "--eval-interval", "0", "--no-progress"]
+    train_run([*flags, "--sample-len", "0", "--out-dir", str(tmp_path / "a")])
+    assert calls == []  # torch's default thread count (every core)
+    train_run([*flags, "--sample-len", "0", "--out-dir", str(tmp_path / "b"), "--threads", "1"])
+    assert calls == [1]
