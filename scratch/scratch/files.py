@@ -51,6 +51,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterator
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; the result should look like any other file written
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
             f.flush()
@@ -68,6 +69,16 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a plain open() would give: the existing file's, else 0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str, encoding: str = "utf-8") -> Path:

@@ -5,6 +5,7 @@ Oracles: hashlib for checksums, the bytes written by hand, and the kernel (RLIMI
 
 import errno
 import hashlib
+import os
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import urllib.request
 import pytest
 
 from scratch import files
-from scratch.files import atomic_open, atomic_write, cache_dir, download, file_digest
+from scratch.files import atomic_open, atomic_write, cache_dir, download, file_digest, remove_stale_temps
 
 REAL_URLOPEN = urllib.request.urlopen
 
@@ -224,3 +225,28 @@ def test_file_digest_equals_hashlib(tmp_path, algorithm, size):
     assert file_digest(path, algorithm) == hashlib.new(algorithm, data).hexdigest()
     if algorithm == "md5":
         assert file_digest(str(path)) == hashlib.md5(data).hexdigest()  # md5 is the default; str paths work
+
+
+def test_permissions_are_those_of_a_plain_write(tmp_path):
+    """A new file gets 0666 less the umask (as open() gives it, not mkstemp's 0600); a replaced file keeps its mode."""
+    umask = os.umask(0o022)
+    try:
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+        new = atomic_write(tmp_path / "new.txt", "x")
+        assert new.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o644
+        os.chmod(new, 0o640)
+        atomic_write(new, "y")
+        assert new.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
+
+
+def test_remove_stale_temps_removes_only_atomic_open_leftovers(tmp_path):
+    stale = tmp_path / ".ckpt_000100.pt.x1y2z3.tmp"
+    stale.write_bytes(b"half")
+    keep = [tmp_path / "ckpt_000100.pt", tmp_path / ".hidden", tmp_path / "notes.tmp"]
+    for p in keep:
+        p.write_bytes(b"mine")
+    assert remove_stale_temps(tmp_path) == [stale]
+    assert not stale.exists() and all(p.read_bytes() == b"mine" for p in keep)
