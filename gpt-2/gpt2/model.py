@@ -12,6 +12,8 @@ mlp.c_proj, ln_f, lm_head), so a HuggingFace state dict converts by transposing 
 Variants are config switches, each decided in one place:
 - pos_emb="rope": rotary embeddings (see `Rotary`) replace the learned wpe table.
 - mlp="swiglu": a gated MLP whose hidden size `swiglu_hidden` keeps its parameter count close to the GELU MLP.
+- attention="manual": softmax(QK^T / sqrt(hs)) V written out, with the causal mask (the speed ladder's slow first
+  rung, gpt2/speed.py); the default "sdpa" calls F.scaled_dot_product_attention (flash attention on GPU). Same maths.
 - pad_vocab_to=64: wte/lm_head get 50304 rows instead of 50257 (friendlier matmul shapes on GPU). The extra rows are
   zero, never looked up, and their logits are sliced off in `GPT.forward`, so outputs keep exactly vocab_size columns
   and padding cannot change a result (a padded logit can never be sampled or enter the loss).
@@ -44,6 +46,7 @@ PRESETS: dict[str, dict] = {
 }
 POS_EMBS = ("learned", "rope")
 MLPS = ("gelu", "swiglu")
+ATTENTIONS = ("sdpa", "manual")
 
 
 @dataclass
@@ -59,6 +62,7 @@ class GPTConfig:
     pos_emb: str = "learned"  # "learned" (GPT-2's wpe) | "rope"
     mlp: str = "gelu"  # "gelu" (GPT-2's, tanh approximation) | "swiglu"
     rope_base: float = 10000.0
+    attention: str = "sdpa"  # "sdpa" (F.scaled_dot_product_attention, flash on GPU) | "manual" (written out)
 
     def __post_init__(self) -> None:
         problems = []
@@ -66,6 +70,8 @@ class GPTConfig:
             problems.append(f"pos_emb={self.pos_emb!r} (use one of {POS_EMBS})")
         if self.mlp not in MLPS:
             problems.append(f"mlp={self.mlp!r} (use one of {MLPS})")
+        if self.attention not in ATTENTIONS:
+            problems.append(f"attention={self.attention!r} (use one of {ATTENTIONS})")
         for name in ("n_layer", "n_head", "n_embd", "block_size", "vocab_size", "pad_vocab_to"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)!r} (must be a positive int)")
@@ -166,6 +172,7 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.n_head, self.dropout = config.n_head, config.dropout
+        self.manual = config.attention == "manual"
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)  # q, k, v for all heads at once
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.c_proj.RESIDUAL_SCALE_INIT = True
@@ -187,11 +194,26 @@ class CausalSelfAttention(nn.Module):
         else:  # several new queries after a cached prefix: query i sees keys [0, pos + i]
             mask = torch.ones(T, pos + T, dtype=torch.bool, device=x.device).tril(diagonal=pos)
             causal = False
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
-        )  # flash on GPU
+        dropout_p = self.dropout if self.training else 0.0
+        if self.manual:
+            y = manual_attention(q, k, v, pos, dropout_p)
+        else:
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, is_causal=causal, dropout_p=dropout_p
+            )  # flash on GPU
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble the heads side by side
         return self.resid_dropout(self.c_proj(y))
+
+
+def manual_attention(q, k, v, pos: int = 0, dropout_p: float = 0.0) -> torch.Tensor:
+    """softmax(q k^T / sqrt(hs)) v with query i (at position pos + i) seeing keys [0, pos + i]: what SDPA computes,
+    but materialising the (T, pos + T) score matrix in memory, read and written several times (the slow rung)."""
+    T, S = q.size(-2), k.size(-2)
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))  # (B, nh, T, S)
+    visible = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(diagonal=pos)
+    att = F.softmax(att.masked_fill(~visible, float("-inf")), dim=-1)
+    att = F.dropout(att, dropout_p, training=dropout_p > 0)
+    return att @ v
 
 
 class MLP(nn.Module):
@@ -303,15 +325,25 @@ class GPT(nn.Module):
     # Training helpers
 
     def configure_optimizers(
-        self, weight_decay: float, learning_rate: float, betas=(0.9, 0.95), device_type: str = "cpu"
+        self,
+        weight_decay: float,
+        learning_rate: float,
+        betas=(0.9, 0.95),
+        device_type: str = "cpu",
+        fused: bool | None = None,
     ) -> torch.optim.AdamW:
-        """AdamW with weight decay on matrices (Linear weights, embeddings) only, not on biases and LayerNorm gains."""
+        """AdamW with weight decay on matrices (Linear weights, embeddings) only, not on biases and LayerNorm gains.
+
+        fused: one kernel for all parameters (True), torch's default per-parameter/foreach update (False), or None:
+        fused on CUDA only (as build-nanogpt; torch >= 2.4 also has a fused CPU kernel, the speed ladder's last rung).
+        """
         params = [p for p in self.parameters() if p.requires_grad]
         groups = [
             {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ]
-        fused = device_type == "cuda"  # one kernel for all parameters; available for CUDA tensors
+        if fused is None:
+            fused = device_type == "cuda"
         return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=fused)
 
     def flops_per_token(self, seq_len: int | None = None) -> float:
