@@ -157,3 +157,38 @@ def run_notebook(path: Path, timeout: int = 300) -> None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# ------------------------------------------------------------------------------------------------ gpt2 runs
+def gpt2_shards(out: Path) -> str:
+    """Tiny Shakespeare as gpt2-token shards of 32K tokens (~10 shards, the first one val), via the data pipeline."""
+    from gpt2.prepare import main as prepare  # gpt2 (torch) only for the tests that train
+
+    require_tiktoken_cache()
+    text = corpus_file("tinyshakespeare.txt")
+    prepare(
+        ["--dataset", str(text), "--tokenizer", "gpt2", "--shard-tokens", "32K", "--out", str(out), "--workers", "1"]
+    )
+    return str(out)
+
+
+def tiny_run(shards: str, out, config: str = "global-datafix", **overrides):
+    """The TrainConfig of a tiny-preset run: 2 micro-batches of 4 x 32 tokens per step, 8 steps, no evaluation and
+    no checkpoint until the end unless `overrides` ask for them."""
+    from gpt2.configs import resolve
+
+    settings = dict(
+        model="tiny",
+        data=shards,
+        out=str(out),
+        total_batch_tokens=256,
+        micro_batch=4,
+        seq_len=32,
+        max_steps=8,
+        eval_every=0,
+        hellaswag=None,
+        sample_tokens=0,
+        ckpt_every=1000,
+        device="cpu",
+    )
+    return resolve(config, **{**settings, **overrides})

@@ -23,11 +23,9 @@ from torch.optim.optimizer import _default_to_fused_or_foreach
 
 from gpt2 import train as T
 from gpt2.checkpoint import load_checkpoint
-from gpt2.configs import resolve
 from gpt2.distributed import Dist
 from gpt2.model import GPT, GPTConfig
-from gpt2.prepare import main as prepare
-from testutil import ROOT, corpus_file, require_tiktoken_cache
+from testutil import ROOT, gpt2_shards, tiny_run
 
 VOCAB = 50257
 
@@ -47,36 +45,12 @@ BF16_CUDA_TOL = 0.05
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
-    """Tiny Shakespeare as gpt2-token shards of 32K tokens, via the data pipeline (as tests/gpt2/test_train.py)."""
-    require_tiktoken_cache()
-
-    out = tmp_path_factory.mktemp("shakespeare")
-    text = corpus_file("tinyshakespeare.txt")
-    prepare(
-        ["--dataset", str(text), "--tokenizer", "gpt2", "--shard-tokens", "32K", "--out", str(out), "--workers", "1"]
-    )
-    return str(out)
+    return gpt2_shards(tmp_path_factory.mktemp("shakespeare"))
 
 
 def tiny(shards, out, **kw):
-    """A tiny-preset run: 2 micro-batches of 4 x 32 tokens per step, no evaluation, no checkpoints until the end."""
-    settings = dict(
-        model="tiny",
-        data=shards,
-        out=str(out),
-        total_batch_tokens=256,
-        micro_batch=4,
-        seq_len=32,
-        max_steps=4,
-        eval_every=0,
-        hellaswag=None,
-        sample_tokens=0,
-        ckpt_every=1000,
-        device="cpu",
-    )
-    name = kw.pop("config", "rope")
-    settings.update(kw)
-    return resolve(name, **settings)
+    """A tiny-preset rope run of 4 steps (testutil.tiny_run)."""
+    return tiny_run(shards, out, **{"config": "rope", "max_steps": 4, **kw})
 
 
 def synthetic_batches(seed: int, batch: int = 4, seq_len: int = 32, n: int = 64):

@@ -20,52 +20,16 @@ from gpt2.configs import resolve
 from gpt2.distributed import Dist
 from gpt2.evaluate import bits_per_byte
 from scratch.cli import UsageError
-from testutil import ROOT, corpus_file, require_tiktoken_cache, shared_file
+from testutil import ROOT, gpt2_shards, shared_file, tiny_run
 
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
-    """Tiny Shakespeare as gpt2-token shards of 32K tokens (~10 shards, the first one val), via the data pipeline."""
-    require_tiktoken_cache()
-    from gpt2.prepare import main as prepare
-
-    out = tmp_path_factory.mktemp("shakespeare")
-    prepare(
-        [
-            "--dataset",
-            str(corpus_file("tinyshakespeare.txt")),
-            "--tokenizer",
-            "gpt2",
-            "--shard-tokens",
-            "32K",
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-        ]
-    )
-    return str(out)
+    return gpt2_shards(tmp_path_factory.mktemp("shakespeare"))
 
 
 def tiny(shards, out, **kw):
-    """A tiny-preset run: 2 micro-batches of 4 x 32 tokens per step, no evaluation unless asked."""
-    settings = dict(
-        model="tiny",
-        data=shards,
-        out=str(out),
-        total_batch_tokens=256,
-        micro_batch=4,
-        seq_len=32,
-        max_steps=8,
-        eval_every=0,
-        hellaswag=None,
-        sample_tokens=0,
-        ckpt_every=1000,
-        device="cpu",
-    )
-    name = kw.pop("config", "global-datafix")
-    settings.update(kw)
-    return resolve(name, **settings)
+    return tiny_run(shards, out, **kw)
 
 
 def logged(run_dir, kind="train"):
