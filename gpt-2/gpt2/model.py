@@ -399,8 +399,10 @@ class GPT(nn.Module):
         top_k: int | None = None,
         use_cache: bool = True,
         generator: torch.Generator | None = None,
+        top_p: float | None = None,
     ) -> Iterator[torch.Tensor]:
-        """Yield the next token ids (B,) one step at a time. temperature=0 decodes greedily.
+        """Yield the next token ids (B,) one step at a time. temperature=0 decodes greedily; top_k and top_p (nucleus)
+        filter as `next_token_probs` does.
 
         With use_cache, the prompt is run once and each step feeds only the newest token. Once the sequence is longer
         than the context, the window slides and every position shifts, so from then on each step recomputes the window
@@ -410,6 +412,8 @@ class GPT(nn.Module):
             raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
         if top_k is not None and top_k < 1:
             raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1] or None, got {top_p}")
         bs = self.config.block_size
         if idx.size(1) > bs:
             warnings.warn(
@@ -428,7 +432,7 @@ class GPT(nn.Module):
                 logits, _ = self(seq, kv_cache=cache)  # prefill
             else:
                 logits, _ = self(seq[:, -1:], kv_cache=cache)
-            nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, generator)  # (B, 1)
+            nxt = sample_next(logits[:, -1, :].float(), temperature, top_k, generator, top_p)  # (B, 1)
             seq = torch.cat([seq, nxt], dim=1)
             yield nxt.view(-1)
 
@@ -441,24 +445,50 @@ class GPT(nn.Module):
         top_k: int | None = None,
         use_cache: bool = True,
         generator: torch.Generator | None = None,
+        top_p: float | None = None,
     ) -> torch.Tensor:
         """idx (B, T) -> (B, T + max_new_tokens): the prompt followed by the sampled tokens."""
-        new = list(self.generate_stream(idx, max_new_tokens, temperature, top_k, use_cache, generator))
+        new = list(self.generate_stream(idx, max_new_tokens, temperature, top_k, use_cache, generator, top_p))
         return torch.cat([idx, torch.stack(new, dim=1)], dim=1) if new else idx.clone()
 
 
 def sample_next(
-    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, generator: torch.Generator | None = None
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+    top_p: float | None = None,
 ) -> torch.Tensor:
-    """logits (B, V) -> next ids (B, 1): greedy at temperature 0, else softmax(logits / T) restricted to the top k."""
+    """logits (B, V) -> next ids (B, 1): greedy at temperature 0, else a draw from `next_token_probs`."""
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
+    return torch.multinomial(next_token_probs(logits, temperature, top_k, top_p), num_samples=1, generator=generator)
+
+
+def next_token_probs(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
+    """logits (B, V) -> the sampling distribution (B, V), in HuggingFace transformers' order: divide by the temperature
+    (> 0), keep the top_k most likely tokens, then the nucleus: the fewest most likely tokens whose probability mass
+    reaches top_p (at least one token). Dropped tokens get probability exactly 0."""
     logits = logits / temperature
     if top_k is not None:
         kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = F.softmax(logits, dim=-1)
-    return torch.multinomial(probs, num_samples=1, generator=generator)
+    if top_p is not None and top_p < 1:
+        logits = logits.masked_fill(outside_nucleus(logits, top_p), float("-inf"))
+    return F.softmax(logits, dim=-1)
+
+
+def outside_nucleus(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """(B, V) bool mask of the tokens outside the top-p nucleus. Written as transformers' TopPLogitsWarper writes it
+    (ascending sort, drop the tail whose mass is <= 1 - p, always keep the top token), so ties and rounding at the
+    boundary fall the same way as there."""
+    sorted_logits, order = torch.sort(logits, descending=False)
+    tail_mass = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+    drop = tail_mass <= 1 - top_p
+    drop[:, -1] = False
+    return drop.scatter(1, order, drop)
 
 
 def check_ids(idx: torch.Tensor, vocab_size: int) -> None:

@@ -1,7 +1,7 @@
 """Sample text from a checkpoint (or OpenAI's GPT-2), streaming it to the terminal token by token.
 
     python gpt-2/sample.py --ckpt runs/baseline/ckpt_019073.pt --prompt "Hello, I'm a language model," \
-        --max-new-tokens 100 --temperature 0.8 --top-k 200 --seed 42
+        --max-new-tokens 100 --temperature 0.8 --top-k 200 --top-p 0.95 --seed 42
     python gpt-2/sample.py --ckpt gpt2 --prompt "..."      # OpenAI's weights via transformers (needs internet)
     python gpt-2/sample.py                                  # the newest checkpoint under runs/ (after `make demo`)
 
@@ -22,7 +22,15 @@ import torch
 from gpt2.checkpoint import CKPT_RE, checkpoint_tokenizer, load_checkpoint, model_from_checkpoint
 from gpt2.model import GPT, PRESETS
 from gpt2.tokenizer import load_tokenizer
-from scratch.cli import ArgumentParser, UsageError, non_negative_float, non_negative_int, positive_int, run
+from scratch.cli import (
+    ArgumentParser,
+    UsageError,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run,
+)
 from scratch.device import pick_device
 
 PRETRAINED = tuple(name for name in PRESETS if name.startswith("gpt2"))
@@ -63,6 +71,14 @@ def checkpoint_arg(text: str) -> str:
     return text
 
 
+def top_p_arg(text: str) -> float:
+    """--top-p: a probability mass p with 0 < p <= 1 (1 keeps every token)."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: must be a number > 0 and <= 1")
+    return value
+
+
 def encode_prompt(tok, prompt: str, model: GPT, warn: TextIO | None = None) -> list[int]:
     """Token ids of the prompt (<|endoftext|> when empty), cropped to the context with a warning."""
     if tok.n_vocab > model.config.vocab_size:
@@ -91,6 +107,7 @@ def stream_sample(
     generator: torch.Generator | None = None,
     use_cache: bool = True,
     out: TextIO | None = None,
+    top_p: float | None = None,
 ) -> list[int]:
     """Write the new text to `out` as it is generated; return the new token ids.
 
@@ -100,7 +117,7 @@ def stream_sample(
     idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)
     new: list[int] = []
     written = ""
-    for token in model.generate_stream(idx, max_new_tokens, temperature, top_k, use_cache, generator):
+    for token in model.generate_stream(idx, max_new_tokens, temperature, top_k, use_cache, generator, top_p):
         new.append(int(token[0]))
         text = tok.decode(new)
         if not text.endswith("\ufffd"):
@@ -126,6 +143,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-new-tokens", type=positive_int, default=100)
     p.add_argument("--temperature", type=non_negative_float, default=1.0, help="0 decodes greedily")
     p.add_argument("--top-k", type=positive_int, default=None, help="sample among the k most likely tokens only")
+    p.add_argument(
+        "--top-p",
+        type=top_p_arg,
+        default=None,
+        help="nucleus sampling: the fewest most likely tokens whose probability reaches p (0 < p <= 1), after --top-k",
+    )
     p.add_argument("--num-samples", type=positive_int, default=1)
     p.add_argument("--seed", type=non_negative_int, default=42)
     # system
@@ -158,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
             args.top_k,
             generator,
             use_cache=not args.no_kv_cache,
+            top_p=args.top_p,
         )
     print()
 
