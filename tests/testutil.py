@@ -159,6 +159,18 @@ def run_notebook(path: Path, timeout: int = 300) -> None:
                 os.environ[k] = v
 
 
+# ------------------------------------------------------------------------------------------------ outputs
+def snapshot(root: Path, *more: Path) -> dict[str, bytes | None]:
+    """Every file (its bytes) and folder (None) under ROOT and MORE, keyed by path relative to ROOT: equal before and
+    after a command means it changed nothing there and added nothing."""
+    return {
+        os.path.relpath(p, root): None if p.is_dir() else p.read_bytes()
+        for folder in (root, *more)
+        if Path(folder).exists()
+        for p in sorted(Path(folder).rglob("*"))
+    }
+
+
 # ------------------------------------------------------------------------------------------------ gpt2 runs
 def gpt2_shards(out: Path) -> str:
     """Tiny Shakespeare as gpt2-token shards of 32K tokens (~10 shards, the first one val), via the data pipeline."""

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from basic_gpt.cli import train_run
+from testutil import ROOT, snapshot
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = {name: ROOT / "basic-gpt" / f"{name}.py" for name in ("gpt", "bigram", "stages")}
 TEXT = "".join(f"CITIZEN {i}:\nWe are accounted poor citizens, the patricians good.\n\n" for i in range(60))
 RUN_FILES = {  # what an earlier run left: replacing any of these would lose it
@@ -73,11 +73,6 @@ CASES = [
     slow("stages", ["--data", "{tmp}/folder"], r"argument --data: data file .*folder is a directory", "notes"),
     slow("stages", ["--data", "{tmp}/bad.txt"], r"bad\.txt is not UTF-8 text: byte 0xff at offset 7", "notes"),
 ]
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under `folder` (hidden ones included) and its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def make_inputs(tmp: Path) -> None:

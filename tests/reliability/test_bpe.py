@@ -21,7 +21,7 @@ import bpe_rs
 from bpe import Tokenizer, cli
 from bpe.encoding import bpe_encode, merge_heap, merge_scan
 from bpe.formats import load_model
-from testutil import ROOT
+from testutil import ROOT, snapshot
 
 EOT = "<|endoftext|>"
 TEXT = "the cat sat on the mat; the bat ate a rat. " * 40 + "abcab aab abba cab bac tacit attic " * 30
@@ -219,10 +219,6 @@ def train_cli(args: list[str], env: dict | None = None, timeout: float = 300) ->
         timeout=timeout,
         env=env or os.environ.copy(),
     )
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _setup(tmp: Path) -> None:

@@ -17,14 +17,9 @@ from pathlib import Path
 import pytest
 
 from gpt2.prepare import EOT_TEXT, dataset_source, prepare
-from testutil import ROOT, require_tiktoken_cache
+from testutil import ROOT, require_tiktoken_cache, snapshot
 
 TIMEOUT = 120  # a case that does not refuse would go on to train: fail instead of waiting for it
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under ROOT (relative path -> bytes), folders included as None."""
-    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes() for p in sorted(root.rglob("*"))}
 
 
 def words_corpus(path: Path, docs: int = 60, seed: int = 0) -> Path:
