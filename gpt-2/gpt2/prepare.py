@@ -58,7 +58,7 @@ from gpt2.data import (
 )
 from gpt2.tokenizer import TIKTOKEN_NAMES, load_tokenizer
 from scratch.cli import ArgumentParser, positive_int, run
-from scratch.files import file_digest
+from scratch.files import file_digest, remove_stale_temps
 
 FINEWEB_EDU = "HuggingFaceFW/fineweb-edu"
 EOT_TEXT = "<|endoftext|>"
@@ -456,16 +456,12 @@ def _check_no_foreign_shards(out: Path, manifest: dict | None) -> None:
 
 def _remove_stale_temps(out: Path) -> None:
     """Temp files of a killed prepare.py (only ours: --out may be a folder other tools write into too)."""
-    if not out.is_dir():
-        return
-    stale = [p for p in out.glob(".*.tmp") if p.is_file() and _OUR_TEMP.fullmatch(p.name)]
-    for p in stale:
-        p.unlink(missing_ok=True)
+    stale = remove_stale_temps(out, OUR_FILES) if out.is_dir() else []
     if stale:
         print(f"removed {len(stale)} temp file(s) left by an interrupted run: {', '.join(p.name for p in stale)}")
 
 
-_OUR_TEMP = re.compile(r"\.(manifest\.json|(val|train)_\d{5}\.bin)\..+\.tmp")
+OUR_FILES = re.compile(r"manifest\.json|(val|train)_\d{5}\.bin")
 
 
 def file_identity(path: Path) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import tempfile
 import time
@@ -62,10 +63,15 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterator
         raise
 
 
-def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+def remove_stale_temps(folder: str | os.PathLike, targets: re.Pattern | None = None) -> list[Path]:
     """Delete the temp files that atomic_open left in `folder` when its process was killed mid-write (SIGKILL, power
-    loss: no `except` ran); returns what was removed. Call it only where no other process is writing."""
-    stale = sorted(p for p in Path(folder).glob(".*.tmp") if p.is_file())
+    loss: no `except` ran); returns what was removed. `targets`: only the temps of files whose names it fully
+    matches (for a folder other tools write into too). Call it only where no other process is writing."""
+    stale = sorted(
+        p
+        for p in Path(folder).glob(".*.tmp")
+        if p.is_file() and (targets is None or targets.fullmatch(p.name[1:].rsplit(".", 2)[0]))
+    )
     for path in stale:
         path.unlink(missing_ok=True)
     return stale

@@ -6,6 +6,7 @@ Oracles: hashlib for checksums, the bytes written by hand, and the kernel (RLIMI
 import errno
 import hashlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -250,3 +251,12 @@ def test_remove_stale_temps_removes_only_atomic_open_leftovers(tmp_path):
         p.write_bytes(b"mine")
     assert remove_stale_temps(tmp_path) == [stale]
     assert not stale.exists() and all(p.read_bytes() == b"mine" for p in keep)
+
+
+def test_remove_stale_temps_only_for_the_named_targets(tmp_path):
+    ours = tmp_path / ".manifest.json.ab12_c.tmp"
+    theirs = tmp_path / ".notes.txt.zz9.tmp"
+    for p in (ours, theirs):
+        p.write_bytes(b"half")
+    assert remove_stale_temps(tmp_path, re.compile(r"manifest\.json|train_\d+\.bin")) == [ours]
+    assert theirs.exists()
