@@ -335,8 +335,10 @@ class SequentialLoader(WindowLoader):
 
 
 class ShuffleShardsLoader(WindowLoader):
-    """The periodicity fix: every epoch, a new shard order and, within each shard, a new document order (from
-    (seed, epoch) and (seed, epoch, shard)); windows are then read contiguously from the reshuffled shard.
+    """The periodicity fix, as the original's code (commit 6061123) has it: the shard order is shuffled once (from the
+    seed) and kept every epoch; each time a shard is read, its documents are in a new order (from (seed, epoch,
+    shard)); windows are then read contiguously from the reshuffled shard. (The original's README says the shard
+    order is reshuffled; its code shuffles it once at start-up.)
 
     A reshuffled shard is built in memory once per epoch when first needed (a copy of its tokens; the two most
     recent are kept, e.g. 2 x 200 MB for 100M-token uint16 shards)."""
@@ -349,7 +351,8 @@ class ShuffleShardsLoader(WindowLoader):
         self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
 
     def shard_order(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, epoch]).permutation(len(self.shards))
+        """The same every epoch: the original shuffles its shard list once."""
+        return np.random.default_rng([self.seed]).permutation(len(self.shards))
 
     def doc_order(self, epoch: int, shard: int) -> np.ndarray:
         return np.random.default_rng([self.seed, epoch, shard]).permutation(len(self._starts(shard)))

@@ -146,9 +146,9 @@ def test_ranks_disjoint_and_union_is_the_global_stream(data, kind):
             assert len(set(keys)) == len(keys)
 
 
-def test_shuffle_shards_reorders_documents_and_shards(data):
-    """Every epoch: shards in blocks (in a new order), each block a new permutation of that shard's documents,
-    read front to back with every window once."""
+def test_shuffle_shards_reorders_documents_not_shards(data):
+    """Every epoch: shards in blocks in one order fixed by the seed (the original's code shuffles its shard list once),
+    each block a new permutation of that shard's documents, read front to back with every window once."""
     W = 23
     rows, ld = stream("shuffle-shards", data, world=1, steps=3 * 6)
     shards = shard_tokens(data)[1:]
@@ -183,11 +183,8 @@ def test_shuffle_shards_reorders_documents_and_shards(data):
             doc_orders.append((e, s, seen))
     per_shard = {s: [o for e, s2, o in doc_orders if s2 == s] for s in range(3)}
     assert any(o[0] != o[1] for o in per_shard.values())  # a new document order each epoch
-    assert (
-        ld.shard_order(0).tolist() != ld.shard_order(1).tolist()
-        or ld.shard_order(1).tolist() != ld.shard_order(2).tolist()
-    )
-    assert shard_orders == [[int(i) for i in ld.shard_order(e) if LENGTHS[1 + i] > T] for e in range(3)]
+    assert shard_orders[0] == shard_orders[1] == shard_orders[2]  # the shard order repeats every epoch
+    assert shard_orders[0] == [int(i) for i in ld.shard_order(0) if LENGTHS[1 + i] > T]
 
 
 @pytest.mark.parametrize("kind", ["shuffle-shards", "global"])
