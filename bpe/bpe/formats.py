@@ -237,7 +237,7 @@ def export_tiktoken(path: str | os.PathLike, mergeable_ranks: dict[bytes, int]) 
     return path
 
 
-def _byte_to_unicode() -> dict[int, str]:
+def byte_to_unicode() -> dict[int, str]:
     """GPT-2's printable stand-in for each byte, the alphabet HF byte-level BPE vocabularies are written in."""
     keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
     mapping, extra = {}, 0
@@ -274,7 +274,7 @@ def export_hf(
     """Write a HuggingFace `tokenizers` tokenizer.json (Split by our pattern, byte-level BPE, ByteLevel decoder).
 
     Without merges (ranks imported from tiktoken) they are recovered from the ranks."""
-    b2u = _byte_to_unicode()
+    b2u = byte_to_unicode()
     enc = lambda b: "".join(b2u[x] for x in b)  # noqa: E731
     vocab = {enc(t): r for t, r in mergeable_ranks.items()}
     # Specials go in the model's vocab too: HF numbers an added token that is missing there as the next free id,
