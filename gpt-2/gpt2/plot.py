@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scratch.cli import ArgumentParser, UsageError
+from scratch.cli import ArgumentParser, UsageError, positive_float
 from scratch.cli import run as run_cli
 from scratch.plot import plt, save_figure
 
@@ -99,8 +99,16 @@ def results_table(runs: list[RunLogData]) -> str:
     return "\n".join(rows)
 
 
-def plot_runs(runs: list[RunLogData], out: str | Path, title: str | None = None) -> Path:
-    """Four panels (train loss, val loss, val bits per byte, HellaSwag acc_norm vs step), a line per run; saved."""
+# OpenAI GPT-2 124M's HellaSwag acc_norm with this scoring, as build-nanogpt reports it (not measured here)
+GPT2_HELLASWAG = 0.2955
+
+
+def plot_runs(
+    runs: list[RunLogData], out: str | Path, title: str | None = None, reference: dict[str, float] | None = None
+) -> Path:
+    """Four panels (train loss, val loss, val bits per byte, HellaSwag acc_norm vs step), a line per run; saved.
+    REFERENCE ({"val_loss": x, "hellaswag": y, ...}) draws OpenAI GPT-2 124M's values as horizontal lines, as the
+    original's plots do."""
     panels = [
         ("val_loss", "val loss (nats/token)"),
         ("val_bpb", "val bits per byte"),
@@ -117,6 +125,9 @@ def plot_runs(runs: list[RunLogData], out: str | Path, title: str | None = None)
             if pts:
                 ax.plot(*zip(*pts), marker=".", label=run.name)
         ax.set_title(label)
+        if reference and key in reference:
+            ax.axhline(reference[key], color="red", ls=":", lw=1, label=f"OpenAI GPT-2 124M ({reference[key]:.4g})")
+            ax.legend()
     for ax in axes:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -150,6 +161,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None, help="where to save the plot (default: beside the runs)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--title", default=None)
+    # OpenAI GPT-2 124M's reference lines
+    p.add_argument(
+        "--gpt2-hellaswag", action="store_true", help=f"draw GPT-2 124M's HellaSwag {GPT2_HELLASWAG} (build-nanogpt's)"
+    )
+    p.add_argument(
+        "--gpt2-val-loss",
+        type=positive_float,
+        default=None,
+        help="draw GPT-2 124M's val loss on the same val split, as measured (python -m gpt2.evaluate --ckpt gpt2 ...)",
+    )
     args = p.parse_args(argv)
     out = Path(args.out) if args.out else default_out(args.runs)
     if out.is_dir():
@@ -158,7 +179,10 @@ def main(argv: list[str] | None = None) -> None:
         raise UsageError(f"{out} exists: pass --overwrite to replace it, or another --out")
     runs = [load_run(r) for r in args.runs]
     print(results_table(runs))
-    print(f"saved {plot_runs(runs, out, args.title)}")
+    reference = {"hellaswag": GPT2_HELLASWAG} if args.gpt2_hellaswag else {}
+    if args.gpt2_val_loss:
+        reference["val_loss"] = args.gpt2_val_loss
+    print(f"saved {plot_runs(runs, out, args.title, reference)}")
 
 
 if __name__ == "__main__":

@@ -29,3 +29,22 @@ def test_table_and_plot(tmp_path):
     assert "| a | rope | tiny | 4 | 400 | 5.5000 | 2.7500 | 0.3000 | 1,000 |" in table
     out = plot.plot_runs(runs, tmp_path / "img" / "runs.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_gpt2_reference_lines(tmp_path, monkeypatch):
+    """--gpt2-hellaswag and --gpt2-val-loss draw horizontal lines at those values on their panels, and only there."""
+    write_log(tmp_path / "a", [(0, 10.0, 0.25), (4, 5.5, 0.28)])
+    drawn = {}
+
+    def keep(fig, out):
+        drawn["fig"] = fig
+        return out
+
+    monkeypatch.setattr(plot, "save_figure", keep)
+    plot.main([str(tmp_path / "a"), "--out", str(tmp_path / "p.png"), "--gpt2-hellaswag", "--gpt2-val-loss", "3.29"])
+    axes = drawn["fig"].axes
+    flat = {
+        ax.get_title(): {ln.get_ydata()[0] for ln in ax.get_lines() if len(set(ln.get_ydata())) == 1} for ax in axes
+    }
+    assert 0.2955 in flat["HellaSwag acc_norm"] and 3.29 in flat["val loss (nats/token)"]
+    assert 0.2955 not in flat["val loss (nats/token)"] and 3.29 not in flat["val bits per byte"]
