@@ -55,7 +55,7 @@ def _hub_unreachable(dataset: str) -> ConnectionError:
     )
 
 
-def _hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT) -> bool:
     """Whether a TCP connection to the hub opens within `timeout` (DNS included: getaddrinfo has no timeout of its
     own, so the probe runs in a thread we stop waiting for). False under HF_HUB_OFFLINE=1."""
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
@@ -83,7 +83,7 @@ def tinystories_path(split: str = "train") -> Path:
     cached = try_to_load_from_cache(*args, repo_type="dataset")  # a file lookup (local_files_only makes requests)
     if isinstance(cached, str):
         return Path(cached)
-    if not _hub_reachable():
+    if not hub_reachable():
         raise _hub_unreachable("TinyStories")
     try:
         return Path(hf_hub_download(*args, repo_type="dataset"))
@@ -99,7 +99,7 @@ def fineweb_edu_path(max_bytes: int = 100 << 20, subset: str = "sample-10BT") ->
     dest = cache_dir() / f"fineweb-edu-{subset}-{max_bytes >> 20}MB.txt"
     if dest.exists():
         return dest
-    if not _hub_reachable():
+    if not hub_reachable():
         raise _hub_unreachable("FineWeb-Edu")
     try:
         from datasets import load_dataset
