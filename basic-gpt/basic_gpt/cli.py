@@ -2,6 +2,7 @@
 
 python basic-gpt/gpt.py --stage pre-layernorm
 python basic-gpt/gpt.py --stage scaled --preset full --device cuda
+python basic-gpt/gpt.py --init-from runs/basic-gpt/scaled --data input.txt --out-dir runs/basic-gpt/ft  # fine-tune
 
 Every flag is checked when it is parsed (and against the data before training starts); a mistake is one line on
 stderr and exit code 2 (scratch.cli). A run never replaces the ckpt.pt, log.jsonl or summary.json of an earlier run
@@ -19,9 +20,17 @@ from pathlib import Path
 
 import torch
 
-from basic_gpt.data import Dataset, check_text_file, load_dataset
+from basic_gpt.data import CharTokenizer, Dataset, check_text_file, load_dataset
 from basic_gpt.stages import PRESETS, STAGES
-from basic_gpt.train import TrainConfig, build_model, sample, save_checkpoint, stage_settings, train
+from basic_gpt.train import (
+    TrainConfig,
+    build_model,
+    load_checkpoint,
+    sample,
+    save_checkpoint,
+    stage_settings,
+    train,
+)
 from scratch.cli import (
     ArgumentParser,
     UsageError,
@@ -59,6 +68,14 @@ def prompt_text(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("the prompt is empty: give at least one character (default: a newline)")
     return text
+
+
+def checkpoint_file(text: str) -> Path:
+    """argparse type: a ckpt.pt written by gpt.py, or a run folder holding one."""
+    path = Path(text) / "ckpt.pt" if Path(text).is_dir() else Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such checkpoint (a ckpt.pt written by gpt.py, or its folder)")
+    return path
 
 
 def output_folder(text: str) -> Path:
@@ -103,6 +120,13 @@ def parser(default_stage: str = "scaled") -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--data", type=text_file, default=None, help="local text file (default: download Tiny Shakespeare, cached)"
+    )
+    p.add_argument(
+        "--init-from",
+        type=checkpoint_file,
+        default=None,
+        help="fine-tune: start from this ckpt.pt (or run folder) of gpt.py: its stage, model and vocabulary; a fresh "
+        "optimizer and schedule (not with the model flags)",
     )
     # model (default: the stage's settings)
     p.add_argument("--block-size", type=positive_int, help="context length; at most the val split's length - 1")
@@ -183,6 +207,27 @@ def provenance(stage: str, preset: str | None, model_cfg: dict, cfg: TrainConfig
     )
 
 
+def fine_tune_source(path: Path, ds: Dataset, model_overrides: dict, device) -> tuple:
+    """--init-from: (model, its stage, its preset, the data encoded with its vocabulary, provenance). The new text
+    may use only characters the source's vocabulary has (the embedding rows are the vocabulary)."""
+    if model_overrides:
+        flags = ", ".join("--" + k.replace("_", "-") for k in model_overrides)
+        raise UsageError(f"--init-from takes the model from {path}: leave out {flags}")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    model, tok = load_checkpoint(path, device)
+    missing = [c for c in ds.tokenizer.chars if c not in tok.stoi]
+    if missing:
+        raise UsageError(
+            f"--data {ds.source.get('path')} has {len(missing)} character(s) the vocabulary of --init-from {path} "
+            f"lacks (e.g. {''.join(missing[:8])!r}): fine-tune on text made of its {tok.vocab_size} characters"
+        )
+    lut = torch.tensor(tok.encode(ds.tokenizer.chars), dtype=torch.long)  # new id -> the source's id
+    data = Dataset(lut[ds.train], lut[ds.val], CharTokenizer(tok.chars), ds.source)
+    run = ckpt.get("run", {})
+    info = {"path": str(path.resolve()), "iter": ckpt.get("iter"), "data": run.get("data"), "stage": ckpt["stage"]}
+    return model, ckpt["stage"], run.get("preset"), data, info
+
+
 def train_run(argv: list[str] | None = None, default_stage: str = "scaled") -> dict:
     """Parse, check, train, checkpoint, sample; returns the last evaluation record."""
     args = parser(default_stage).parse_args(argv)
@@ -193,19 +238,24 @@ def train_run(argv: list[str] | None = None, default_stage: str = "scaled") -> d
     device = pick_device(args.device)
     preset = args.preset or ("cpu" if args.stage == "scaled" else None)
     ds = load_dataset(args.data)
+    model_flags = ("block_size", "n_layer", "n_head", "n_embd", "dropout", "rope", "tie_weights", "flash")
+    model_overrides = {k: getattr(args, k) for k in model_flags if getattr(args, k) is not None}
+    source = init = None
+    if args.init_from:  # the source's stage, model and vocabulary; the run's own optimizer and schedule
+        source, args.stage, preset, ds, init = fine_tune_source(args.init_from, ds, model_overrides, device)
+        model_overrides = dataclasses.asdict(source.config)
+        model_overrides.pop("vocab_size")
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     train_cfg = TrainConfig(
         **(stage_settings(args.stage, preset)[1] | {k: v for k, v in overrides.items() if v is not None})
     )
-    model_flags = ("block_size", "n_layer", "n_head", "n_embd", "dropout", "rope", "tie_weights", "flash")
-    model_overrides = {k: getattr(args, k) for k in model_flags if getattr(args, k) is not None}
     check_against_data(args.stage, stage_settings(args.stage, preset)[0] | model_overrides, train_cfg, ds, args.prompt)
     torch.manual_seed(args.seed)
-    model = build_model(args.stage, ds.tokenizer.vocab_size, preset, **model_overrides).to(device)
+    model = source or build_model(args.stage, ds.tokenizer.vocab_size, preset, **model_overrides).to(device)
 
     claim_run_folder(out, args.overwrite)
-    record = provenance(args.stage, preset, dataclasses.asdict(model.config), train_cfg, ds, argv)
+    record = provenance(args.stage, preset, dataclasses.asdict(model.config), train_cfg, ds, argv) | {"init_from": init}
     log = out / "log.jsonl"
     log.write_text(json.dumps({"run": record}) + "\n")  # first line: what the losses below were made from
     print(f"stage {args.stage}: {model.num_params():,} parameters, {model.config}, {train_cfg}, device {device}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pickle
 import random
 import re
-from dataclasses import fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +26,13 @@ import torch
 
 from gpt2.configs import TrainConfig
 from gpt2.data import tokenizer_hash
-from gpt2.model import GPT, GPTConfig
+from gpt2.model import GPT, PRESETS, GPTConfig
 from gpt2.tokenizer import load_tokenizer
 from scratch.cli import UsageError
 from scratch.files import atomic_open
 
 REQUIRED_KEYS = ("model", "config", "tokenizer")
+PRETRAINED = tuple(name for name in PRESETS if name.startswith("gpt2"))  # OpenAI's weights, by name
 CKPT_RE = re.compile(r"ckpt_(\d+)\.pt$")
 # prefixes torch.compile (_orig_mod.) and DistributedDataParallel (module.) put in front of parameter names
 WRAPPER_PREFIXES = ("_orig_mod.", "module.")
@@ -153,6 +154,92 @@ def checkpoint_tokenizer(state: dict, path: str | Path):
 
 
 # -----------------------------------------------------------------------------
+# weights to start from: OpenAI's (via transformers) or a run's checkpoint (fine-tuning: train.py --init-from)
+
+
+def pretrained_model(name: str, instead: str, **overrides) -> GPT:
+    """GPT.from_pretrained(NAME), or one line (ConnectionError) saying it could not be downloaded and what to do
+    INSTEAD: transformers' own error is pages of text."""
+    try:
+        return GPT.from_pretrained(name, **overrides)
+    except OSError as e:
+        raise ConnectionError(
+            f"cannot download OpenAI's {name} weights from the Hugging Face hub (offline? {type(e).__name__}): "
+            f"{instead}"
+        ) from None
+
+
+@dataclass
+class InitSource:
+    """What a fine-tune starts from: the source's model config and weights, and what they are (logged with the run)."""
+
+    config: GPTConfig
+    weights: dict
+    provenance: dict  # {"init_from", "checkpoint", "step", "tokenizer", "tokenizer_hash"}
+
+
+def load_init_source(spec: str, pad_vocab_to: int = 64) -> InitSource:
+    """--init-from SPEC: one of PRETRAINED (OpenAI's weights, gpt2 tokenizer), a checkpoint written by train.py, or a
+    run folder (its newest checkpoint). The checkpoint's tokenizer is loaded and checked against its hash."""
+    if spec in PRETRAINED:
+        model = pretrained_model(
+            spec, "fine-tune a checkpoint instead with --init-from PATH", pad_vocab_to=pad_vocab_to
+        )
+        hashed = tokenizer_hash("gpt2", load_tokenizer("gpt2"))
+        info = {"init_from": spec, "checkpoint": None, "step": None, "tokenizer": "gpt2", "tokenizer_hash": hashed}
+        return InitSource(model.config, model.state_dict(), info)
+    path = Path(spec)
+    if path.is_dir():
+        if not list_checkpoints(path):
+            raise FileNotFoundError(f"--init-from {spec}: no checkpoint (ckpt_*.pt) in that folder")
+        path = list_checkpoints(path)[-1]
+    elif not path.is_file():
+        raise FileNotFoundError(
+            f"--init-from {spec}: no such checkpoint or run folder (or one of {', '.join(PRETRAINED)})"
+        )
+    state = load_checkpoint(path)
+    tok = checkpoint_tokenizer(state, path)
+    model = model_from_checkpoint(state)  # refuses weights that do not fit the config they were saved with
+    info = {
+        "init_from": spec,
+        "checkpoint": str(path),
+        "step": state.get("step"),
+        "tokenizer": state["tokenizer"],
+        "tokenizer_hash": state.get("tokenizer_hash") or tokenizer_hash(state["tokenizer"], tok),
+    }
+    return InitSource(model.config, model.state_dict(), info)
+
+
+def init_model_config(source: InitSource, cfg: TrainConfig, manifest: dict) -> GPTConfig:
+    """The model of a fine-tune run: the source's architecture, checked against the run's shards (same tokenizer) and
+    flags (--model and --block-size may only restate it; a RoPE source may take another --block-size: its weights do
+    not depend on it)."""
+    src, info, name = source.config, source.provenance, f"--init-from {cfg.init_from}"
+    if info["tokenizer_hash"] != manifest["tokenizer_hash"]:
+        raise ValueError(
+            f"{name} was trained with tokenizer {info['tokenizer']} (sha256 {info['tokenizer_hash'][:12]}...) but the "
+            f"shards in {cfg.data} were made with {manifest['tokenizer']} (sha256 {manifest['tokenizer_hash'][:12]}...)"
+            f": prepare shards with {info['tokenizer']} (gpt-2/prepare.py --tokenizer {info['tokenizer']})"
+        )
+    if cfg.model is not None:
+        preset = PRESETS[cfg.model]
+        shape = {k: getattr(src, k) for k in ("n_layer", "n_head", "n_embd")}
+        if any(preset[k] != v for k, v in shape.items()):
+            raise UsageError(
+                f"--model {cfg.model} contradicts {name} ({shape}): the architecture comes from the source; "
+                "leave --model out"
+            )
+    if cfg.block_size is None or cfg.block_size == src.block_size:
+        return src
+    if src.pos_emb == "learned":
+        raise UsageError(
+            f"--block-size {cfg.block_size}: {name} has learned positions for {src.block_size} tokens only; "
+            f"leave --block-size out (a shorter --seq-len is fine)"
+        )
+    return replace(src, block_size=cfg.block_size)
+
+
+# -----------------------------------------------------------------------------
 # the checkpoints of a run: RUN_DIR/ckpt_000500.pt, written atomically, the last K kept
 
 
@@ -224,7 +311,16 @@ def clear_run_dir(run_dir: Path) -> list[Path]:
 
 
 # Settings that must match for a resumed run to continue the same run.
-RESUME_MUST_MATCH = ("config", "model", "total_batch_tokens", "micro_batch", "seq_len", "seed")
+RESUME_MUST_MATCH = (
+    "config",
+    "model",
+    "block_size",
+    "init_from",
+    "total_batch_tokens",
+    "micro_batch",
+    "seq_len",
+    "seed",
+)
 
 
 def check_resume_compatible(saved: dict, cfg: TrainConfig) -> None:

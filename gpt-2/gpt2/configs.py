@@ -4,12 +4,14 @@
     python -m gpt2.configs                          # print the table
 
 Each experiment is one of the original's runs (GPT-2 124M, ~10B FineWeb-Edu tokens, one epoch), cumulative in the
-order they were run: each row changes one thing from the row before it (swiglu branches off rope).
+order they were run: each row changes one thing from the row before it (swiglu is rope + SwiGLU). Every setting is
+read from the original's `train_gpt2.py` at the commit in the table's last column, not from its README's prose (the
+two disagree: gpt-2/README.md lists where).
 
     baseline        learned positions, GELU, max lr 6e-4, warmup 715 steps, sequential loader
-    periodicity-fix + shuffle-shards loader (documents and shard order shuffled each epoch)
-    lr-inc          + max lr 1.8e-3 (3x) and warmup 285 steps
-    global-datafix  + global loader (batches sampled from random positions across all shards)
+    periodicity-fix + shuffle-shards loader (shard order shuffled once, documents reshuffled at every shard load)
+    lr-inc          + max lr 1.5e-3 (2.5x) and warmup 300 steps
+    global-datafix  + global loader (a permutation of all T-aligned windows of all shards)
     rope            + rotary position embeddings instead of learned positions
     swiglu          rope with a SwiGLU MLP instead of GELU
 
@@ -37,19 +39,20 @@ class Experiment:
     warmup_steps: int  # at ORIGINAL_STEPS; scaled for shorter runs
     loader: str  # "sequential" | "shuffle-shards" | "global" (gpt2.data.make_loader kinds)
     description: str
+    commit: str  # the original's commit whose train_gpt2.py these settings are read from
 
 
 # fmt: off
 # A table reads best as one: its rows stay as wide as they need.
 # ruff: noqa: E501
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
-    #          name               pos_emb    mlp       max_lr  warmup loader            what changed
-    Experiment("baseline",        "learned", "gelu",   6e-4,   715,   "sequential",     "original GPT-2 architecture, build-nanogpt recipe"),
-    Experiment("periodicity-fix", "learned", "gelu",   6e-4,   715,   "shuffle-shards", "+ shuffle documents and shard order every epoch"),
-    Experiment("lr-inc",          "learned", "gelu",   1.8e-3, 285,   "shuffle-shards", "+ 3x max learning rate, shorter warmup"),
-    Experiment("global-datafix",  "learned", "gelu",   1.8e-3, 285,   "global",         "+ global shuffling across all shards"),
-    Experiment("rope",            "rope",    "gelu",   1.8e-3, 285,   "global",         "+ rotary position embeddings"),
-    Experiment("swiglu",          "rope",    "swiglu", 1.8e-3, 285,   "global",         "rope with a SwiGLU MLP"),
+    #          name               pos_emb    mlp       max_lr  warmup loader            what changed                                        original commit
+    Experiment("baseline",        "learned", "gelu",   6e-4,   715,   "sequential",     "original GPT-2 architecture, build-nanogpt recipe", "301fb8c"),
+    Experiment("periodicity-fix", "learned", "gelu",   6e-4,   715,   "shuffle-shards", "+ shard order shuffled once, documents reshuffled at every shard load", "6061123"),
+    Experiment("lr-inc",          "learned", "gelu",   1.5e-3, 300,   "shuffle-shards", "+ 2.5x max learning rate, shorter warmup", "f1d6c78"),
+    Experiment("global-datafix",  "learned", "gelu",   1.5e-3, 300,   "global",         "+ a permutation of all T-aligned windows of all shards", "c952c26"),
+    Experiment("rope",            "rope",    "gelu",   1.5e-3, 300,   "global",         "+ rotary position embeddings (wpe removed)", "2e339d1"),
+    Experiment("swiglu",          "rope",    "swiglu", 1.5e-3, 300,   "global",         "rope with a SwiGLU MLP", "b3dd4d8"),
 ]}
 # fmt: on
 
@@ -69,6 +72,7 @@ RANGES = {
     "total_batch_tokens": 1,
     "micro_batch": 1,
     "seq_len": 1,
+    "block_size": 1,
     "max_lr": 0.0,
     "warmup_steps": 0,
     "weight_decay": 0,
@@ -91,7 +95,9 @@ class TrainConfig:
 
     # experiment and model
     config: str = "baseline"  # a key of EXPERIMENTS
-    model: str = "gpt2"  # a gpt2.model preset name (gpt2, tiny, mini, small, ...)
+    model: str | None = "gpt2"  # a gpt2.model preset name (gpt2, tiny, mini, small, ...); None: init_from's
+    block_size: int | None = None  # None: the preset's (or init_from's)
+    init_from: str | None = None  # fine-tune: a gpt2 checkpoint or run folder, or "gpt2" (OpenAI's weights)
     # data
     data: str = "data/edu10B"  # shard directory written by gpt-2/prepare.py
     # batch: total_batch_tokens = micro_batch * seq_len * world_size * grad_accum_steps
@@ -144,10 +150,24 @@ class TrainConfig:
             return self.exp.warmup_steps
         return max(1, round(self.exp.warmup_steps * max_steps / ORIGINAL_STEPS))
 
-    def check(self, world_size: int = 1) -> None:
+    def context(self) -> int | None:
+        """The model's block size: --block-size, else the preset's; None when init_from's decides (unknown here)."""
+        if self.block_size is not None:
+            return self.block_size
+        return None if self.init_from else PRESETS[self.model]["block_size"]
+
+    def _context_name(self, seq_len: int) -> str:
+        """Where the block size comes from, and the fix, for the refusal of a --seq-len above it."""
+        if self.block_size is not None:
+            return "(--block-size)"
+        if self.init_from:
+            return f"(the block size of --init-from {self.init_from})"
+        return f"(the {self.model} block size): pass --block-size {seq_len} for a longer context"
+
+    def check(self, world_size: int = 1, block_size: int | None = None) -> None:
         """Refuse settings that cannot train, before any work: a number out of its range, an unknown preset, a
         sequence longer than the model's context, a step that micro-batches on WORLD_SIZE ranks do not fill exactly,
-        a run of no steps. (The CLI checks each flag's range as it parses; this is the same rule for callers of
+        a run of no steps. BLOCK_SIZE: the model's, once known (init_from's). (The CLI checks each flag's range as it parses; this is the same rule for callers of
         train() and the one place for the rules that involve several settings.)"""
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"--max-steps {self.max_steps}: a run of {self.max_steps} steps; it needs at least one")
@@ -156,12 +176,16 @@ class TrainConfig:
             if value is not None and (value < low if isinstance(low, int) else value <= low):
                 need = f">= {low}" if isinstance(low, int) else f"> {low:g}"
                 raise ValueError(f"--{name.replace('_', '-')} {value} is out of range: it must be {need}")
-        if self.model not in PRESETS:
+        if self.model is None and not self.init_from:
+            raise ValueError("no model: give a preset (--model) or weights to start from (--init-from)")
+        if self.model is not None and self.model not in PRESETS:
             raise ValueError(f"unknown preset {self.model!r}: use one of {', '.join(PRESETS)}")
-        block = PRESETS[self.model]["block_size"]
+        block = block_size or self.context()
         seq_len = self.seq_len or block
-        if not 1 <= seq_len <= block:
-            raise ValueError(f"--seq-len {seq_len} must be in 1..{block} (the {self.model} block size)")
+        if block is not None and seq_len > block:
+            raise ValueError(f"--seq-len {seq_len} must be in 1..{block} {self._context_name(seq_len)}")
+        if seq_len is None:  # init_from's block size decides: checked again once the source is read
+            return
         per_micro = self.micro_batch * seq_len * world_size
         if self.total_batch_tokens < per_micro or self.total_batch_tokens % per_micro:
             ranks = f", times {world_size} ranks = {per_micro}" if world_size > 1 else ""
@@ -193,10 +217,14 @@ def model_overrides(cfg: TrainConfig) -> dict:
 
 def format_table() -> str:
     """The experiments as a markdown table (printed by `python -m gpt2.configs`)."""
-    rows = ["| config | positions | MLP | max lr | warmup | loader | what changed |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| config | positions | MLP | max lr | warmup | loader | what changed | original commit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for e in EXPERIMENTS.values():
         rows.append(
-            f"| {e.name} | {e.pos_emb} | {e.mlp} | {e.max_lr:g} | {e.warmup_steps} | {e.loader} | {e.description} |"
+            f"| {e.name} | {e.pos_emb} | {e.mlp} | {e.max_lr:g} | {e.warmup_steps} | {e.loader} | {e.description} "
+            f"| {e.commit} |"
         )
     return "\n".join(rows)
 

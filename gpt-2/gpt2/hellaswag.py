@@ -2,6 +2,7 @@
 
     python -m gpt2.hellaswag --ckpt runs/gpt2/rope/ckpt_019073.pt            # downloads + caches the val set
     python -m gpt2.hellaswag --ckpt CKPT --path ../shared/data/hellaswag_val.jsonl --limit 1000
+    python -m gpt2.hellaswag --ckpt gpt2                                     # OpenAI's weights (needs internet)
 
 Each example is a context ("A man is sitting on a roof. he") and 4 endings. We run the model on context + ending for
 each ending and look only at the losses of the ending tokens:
@@ -27,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from gpt2.checkpoint import checkpoint_tokenizer, load_checkpoint, model_from_checkpoint
+from gpt2.checkpoint import PRETRAINED
+from gpt2.sample import checkpoint_arg, load_sampler
 from scratch.cli import ArgumentParser, positive_int, run
 from scratch.device import pick_device
 from scratch.files import cache_dir, download
@@ -190,7 +192,12 @@ def hellaswag_file(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--ckpt", required=True, type=existing_file, help="a checkpoint written by gpt-2/train.py")
+    p.add_argument(
+        "--ckpt",
+        required=True,
+        type=checkpoint_arg,
+        help=f"a checkpoint written by gpt-2/train.py, or one of {', '.join(PRETRAINED)} (OpenAI's, needs internet)",
+    )
     p.add_argument("--path", default="auto", type=hellaswag_file, help="hellaswag_val.jsonl, or 'auto' (download)")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N examples")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
@@ -200,9 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
 
-    state = load_checkpoint(args.ckpt)
-    model = model_from_checkpoint(state).to(device).eval()
-    tok = checkpoint_tokenizer(state, args.ckpt)
+    model, tok, _ = load_sampler(args.ckpt, device, instead="score a checkpoint of your own with --ckpt PATH")
     try:
         path = resolve_path(args.path)
     except ConnectionError:

@@ -19,7 +19,7 @@ from typing import TextIO
 
 import torch
 
-from gpt2.checkpoint import CKPT_RE, checkpoint_tokenizer, load_checkpoint, model_from_checkpoint
+from gpt2.checkpoint import CKPT_RE, checkpoint_tokenizer, load_checkpoint, model_from_checkpoint, pretrained_model
 from gpt2.model import GPT, PRESETS
 from gpt2.tokenizer import load_tokenizer
 from scratch.cli import (
@@ -44,10 +44,13 @@ def load_model(ckpt: str, device: str = "cpu") -> tuple[GPT, str]:
     return model, spec
 
 
-def load_sampler(ckpt: str, device: str = "cpu") -> tuple[GPT, object, str]:
-    """(model in eval mode on device, its tokenizer checked against the checkpoint's hash, tokenizer spec)."""
+def load_sampler(
+    ckpt: str, device: str = "cpu", instead: str = "sample from a checkpoint with --ckpt PATH"
+) -> tuple[GPT, object, str]:
+    """(model in eval mode on device, its tokenizer checked against the checkpoint's hash, tokenizer spec). OpenAI's
+    weights unreachable: one line (ConnectionError) ending with INSTEAD, what to do."""
     if ckpt in PRETRAINED:
-        return GPT.from_pretrained(ckpt).to(device).eval(), load_tokenizer("gpt2"), "gpt2"
+        return pretrained_model(ckpt, instead).to(device).eval(), load_tokenizer("gpt2"), "gpt2"
     state = load_checkpoint(ckpt, map_location="cpu")
     tok = checkpoint_tokenizer(state, ckpt)
     return model_from_checkpoint(state).to(device).eval(), tok, state["tokenizer"]

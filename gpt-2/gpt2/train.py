@@ -6,6 +6,11 @@
         --rdzv-endpoint=HOST:29500 gpt-2/train.py --config rope                      # 2 nodes (node_rank 1 there)
     python gpt-2/train.py --config rope --model tiny --data runs/data/shakespeare \\
         --total-batch-tokens 8192 --micro-batch 16 --max-steps 200                   # minutes on a laptop CPU
+    python gpt-2/train.py --config rope --init-from runs/gpt2/rope --data runs/data/shakespeare \
+        --run-name rope-shakespeare --max-lr 3e-5 --max-steps 100                    # fine-tune (or --init-from gpt2)
+
+--init-from takes the weights and architecture of its source (nanoGPT's finetune) but starts a fresh optimizer,
+schedule and loader; its shards must have the source's tokenizer. --block-size widens a preset's context.
 
 One optimizer step sees `total_batch_tokens` tokens: micro-batches of (micro_batch, seq_len) on every rank, gradients
 accumulated over `grad_accum_steps` micro-steps and averaged across ranks (DDP syncs only on the last micro-step).
@@ -43,10 +48,13 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from gpt2 import flops
 from gpt2.checkpoint import (
+    PRETRAINED,
     check_run_dir,
     checked_tokenizer,
     clear_run_dir,
+    init_model_config,
     list_checkpoints,
+    load_init_source,
     resolve_resume,
     restore_run,
     rng_state,
@@ -191,21 +199,32 @@ def train(cfg: TrainConfig, resume: str | None = None, overwrite: bool = False) 
     run_dir = Path(cfg.out) / (cfg.run_name or cfg.config)
     ckpt_path = resolve_resume(resume, run_dir) if resume else None
     check_run_dir(run_dir, ckpt_path, overwrite)  # before anything is written
+    # fine-tuning (fails fast: offline, no file); with --resume too, the source gives the architecture, the checkpoint
+    # the weights
+    init = load_init_source(cfg.init_from) if cfg.init_from else None
 
     # data and model
     manifest = read_manifest(cfg.data)
     tok = shards_tokenizer(cfg, manifest)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-    model_cfg = GPTConfig.from_preset(
-        cfg.model,
-        vocab_size=manifest["vocab_size"],
-        pad_vocab_to=64,  # 50257 -> 50304
-        **model_overrides(cfg),
-    )
+    if init is not None:  # the source's architecture and weights; a fresh optimizer, schedule and loader
+        model_cfg = init_model_config(init, cfg, manifest)
+        cfg.check(d.world_size, model_cfg.block_size)  # --seq-len against the source's context
+    else:
+        model_cfg = GPTConfig.from_preset(
+            cfg.model,
+            vocab_size=manifest["vocab_size"],
+            pad_vocab_to=64,  # 50257 -> 50304
+            **model_overrides(cfg),
+            **({"block_size": cfg.block_size} if cfg.block_size else {}),
+        )
     seq_len = cfg.seq_len or model_cfg.block_size
     check_data_fits(cfg, manifest, seq_len, d.world_size)
     grad_accum = cfg.total_batch_tokens // (cfg.micro_batch * seq_len * d.world_size)  # exact: cfg.check() said so
-    raw_model = GPT(model_cfg).to(d.device)
+    raw_model = GPT(model_cfg)
+    if init is not None:
+        raw_model.load_state_dict(init.weights)
+    raw_model = raw_model.to(d.device)
     optimizer = raw_model.configure_optimizers(
         cfg.weight_decay, cfg.lr, betas=(cfg.beta1, cfg.beta2), device_type=d.device.type
     )
@@ -247,6 +266,7 @@ def train(cfg: TrainConfig, resume: str | None = None, overwrite: bool = False) 
         "type": "config",
         "step": start,
         "resumed_from": str(ckpt_path) if ckpt_path else None,
+        "init_from": init.provenance if init else None,
         "train_config": cfg.to_dict(),
         "model_config": dataclasses.asdict(model_cfg),
         "git_commit": git_commit(),
@@ -315,6 +335,7 @@ def train(cfg: TrainConfig, resume: str | None = None, overwrite: bool = False) 
             "rng": rng_state(),
             "train_config": cfg.to_dict(),
             "world_size": d.world_size,
+            "init_from": init.provenance if init else None,
         }
         path = save_rotating(run_dir, step, state, cfg.keep_last, protect=(ckpt_path,) if ckpt_path else ())
         emit({"type": "checkpoint", "step": step, "path": str(path)}, f"saved {path}")
@@ -433,6 +454,10 @@ def check_path_flags(cfg: TrainConfig, resume: str | None) -> None:
         raise UsageError(f"--out {cfg.out} is a file: give a folder for the run folders")
     if resume not in (None, "latest") and not Path(resume).exists():
         raise UsageError(f"--resume {resume}: no such checkpoint or run folder")
+    if cfg.init_from and cfg.init_from not in PRETRAINED and not Path(cfg.init_from).exists():
+        raise UsageError(
+            f"--init-from {cfg.init_from}: no such checkpoint or run folder (or one of {', '.join(PRETRAINED)})"
+        )
 
 
 def parse_args(argv: list[str] | None = None):
@@ -440,7 +465,20 @@ def parse_args(argv: list[str] | None = None):
     p = ArgumentParser(description="Train GPT-2 (one of the named experiments); see gpt2/train.py.")
     # experiment and model
     p.add_argument("--config", choices=list(EXPERIMENTS), default=D.config, help="which experiment (gpt2/configs.py)")
-    p.add_argument("--model", default=D.model, help="model preset: gpt2 (124M), tiny, mini, small, ...")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model preset: gpt2 (124M, the default), tiny, mini, small, ... (not with --init-from)",
+    )
+    p.add_argument(
+        "--block-size", type=positive_int, default=D.block_size, help="context length (default: the preset's)"
+    )
+    p.add_argument(
+        "--init-from",
+        default=D.init_from,
+        help="fine-tune: start from the weights and architecture of a checkpoint (or run folder) of train.py, or "
+        "gpt2 (OpenAI's, needs internet); fresh optimizer and schedule",
+    )
     p.add_argument("--data", default=D.data, help="shard directory written by gpt-2/prepare.py")
     # batch
     p.add_argument("--total-batch-tokens", type=positive_int, default=D.total_batch_tokens, help="tokens per step")
@@ -505,6 +543,8 @@ def options_from_argv(argv: list[str] | None = None) -> tuple[TrainConfig, str |
     args = vars(parse_args(argv))
     resume = args.pop("resume")
     extra = {k: args.pop(k) for k in ("overwrite", "threads")}
+    if args["model"] is None and not args["init_from"]:
+        args["model"] = TrainConfig.model  # with --init-from, the source's architecture; --model only restates it
     return resolve(args.pop("config"), **args), resume, extra
 
 

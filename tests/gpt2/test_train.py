@@ -263,7 +263,9 @@ def end_to_end(shards, out, steps, micro_batch, seq_len):
     assert 0.0 <= evals[-1]["hellaswag"] <= 1.0
     assert logged(run.run_dir, "sample")[0]["text"].startswith(cfg.sample_prompt)
     train_recs = logged(run.run_dir)
-    assert all(r["tokens_per_sec"] > 0 for r in train_recs) and train_recs[-1]["lr"] == pytest.approx(1.8e-4, rel=1e-2)
+    assert all(r["tokens_per_sec"] > 0 for r in train_recs) and train_recs[-1]["lr"] == pytest.approx(
+        1.5e-4, rel=1e-2
+    )  # 10% of 1.5e-3
     header = logged(run.run_dir, "config")[0]
     assert header["git_commit"] and header["train_config"]["config"] == "rope"
     sample = subprocess.run(
