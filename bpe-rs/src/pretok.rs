@@ -55,7 +55,7 @@ const KNOWN: [Known; 4] = [
     Known { name: "gpt2", pattern: GPT2_PATTERN, newline_alt: false, ascii: Some(AsciiPattern::Gpt2) },
     Known { name: "gpt2", pattern: GPT2_ENCODER_PY, newline_alt: false, ascii: Some(AsciiPattern::Gpt2) },
     Known { name: "cl100k", pattern: CL100K_PATTERN, newline_alt: true, ascii: Some(AsciiPattern::Cl100k) },
-    Known { name: "o200k", pattern: O200K_PATTERN, newline_alt: true, ascii: None },
+    Known { name: "o200k", pattern: O200K_PATTERN, newline_alt: true, ascii: Some(AsciiPattern::O200k) },
 ];
 
 /// The fast path's form of a known pattern: the lookahead alternative becomes `\s+` (put back by `lookahead_end`)
@@ -200,17 +200,17 @@ fn lookahead_end(text: &str, start: usize, end: usize, newline_alt: bool) -> usi
 mod tests {
     use super::*;
 
-    fn fast_vs_fancy(pattern: &str, text: &str) {
+    /// Compiled once per pattern: a debug build takes tens of milliseconds per Unicode regex.
+    fn fast_vs_fancy(pattern: &str, texts: &[&str]) {
         let fast = Splitter::new(pattern).unwrap();
-        assert!(matches!(fast, Splitter::Fast { .. }));
-        if let Splitter::Fast { name, re, newline_alt, .. } = &fast {
-            // the regex path alone, without the ASCII scanner, must agree too
-            let plain = Splitter::Fast { name, re: re.clone(), newline_alt: *newline_alt, ascii: None };
-            let fancy = Splitter::Fancy(FancyRegex::new(pattern).unwrap());
-            assert_eq!(plain.split(text), fancy.split(text), "regex path, pattern {pattern:?} on {text:?}");
-        }
+        let Splitter::Fast { name, re, newline_alt, .. } = &fast else { panic!("{pattern:?} is not on the fast path") };
+        // the regex path alone, without the ASCII scanner, must agree too
+        let plain = Splitter::Fast { name, re: re.clone(), newline_alt: *newline_alt, ascii: None };
         let fancy = Splitter::Fancy(FancyRegex::new(pattern).unwrap());
-        assert_eq!(fast.split(text), fancy.split(text), "pattern {pattern:?} on {text:?}");
+        for text in texts {
+            assert_eq!(plain.split(text), fancy.split(text), "regex path, pattern {pattern:?} on {text:?}");
+            assert_eq!(fast.split(text), fancy.split(text), "pattern {pattern:?} on {text:?}");
+        }
     }
 
     #[test]
@@ -222,9 +222,60 @@ mod tests {
             " \u{00e9}t\u{00e9} \u{0661}\u{0662}3 4\u{0663}", "x  \u{3000}y", "'\u{017f} ' s",
         ];
         for p in KNOWN.map(|k| k.pattern) {
-            for t in texts {
-                fast_vs_fancy(p, t);
+            fast_vs_fancy(p, &texts);
+        }
+    }
+
+    #[test]
+    fn o200k_ascii_edge_cases() {
+        let texts = [
+            // case transitions and contractions kept on the word
+            "HTTPServer", "McDonald's", "iPhone", "ABCdef", "don'T", "I'LL", "WE'Re they'VE", "x'LLy O'Neil", "aBC",
+            "ABC'", "abc's's", "Don'", "you'l", "we'lx", "I'M'D", "'s", "'S", " 's", "'LL", "AB'cd", "'x'", "it's.",
+            // apostrophes alone and doubled
+            "'", "''", "'''s", "a''b", " ' ", "''\n", "x' y",
+            // digits
+            "1", "12", "123", "12345", "1234567", "a1b2", "A12B", "1a", " 42 ", "3.14", "x-1", "1/2",
+            // punctuation with `/` and newlines
+            "a/b", "...\n\n", "x/\r\n", "/\n/\r/x", "//", " /", " /a", "a /b", "!!a", " !!\n\nz", ".\r\n\r\n  x",
+            "(A)", "-Hello", "\"Quote\"", "<br/>\n", "http://a.b/c?d=1", "?/", "x\\y",
+            // whitespace runs before words, at the end, tabs, \r\n mixtures
+            "a  b", "a   B", "  x", "   ", "x   ", "x \n", "x\n  ", "\n", "\r\n", "\n\r", "\r\n\r\n  a", "\t\tx",
+            "a\tb", " \t x", "\t!", " \t!", "x \t\n\ty", "\n \n \nX", " \r\n", "\x0bA\x0cb", "x\x1cy \x1f", "a \n\n",
+            // the ASCII/non-ASCII boundary
+            "abc\u{e9}", "ABC\u{e9}", "AB\u{301}c", " \u{e9}t\u{e9}", "'\u{17f}", "don'\u{17f}", "we'l\u{e9}",
+            "12\u{661}", "!!\u{bf}", " \u{a0}x", "\n\u{a0}\n", "x\u{3000} y", "\u{2028}\n", "Caf\u{e9}'s MENU",
+        ];
+        for p in KNOWN.map(|k| k.pattern) {
+            fast_vs_fancy(p, &texts);
+        }
+    }
+
+    /// Every string of up to four chars over an alphabet that reaches each branch of the o200k scanner.
+    #[test]
+    fn o200k_short_strings_exhaustively() {
+        let alphabet: Vec<char> = "aZ'sLt1 \t\n\r/.\u{e9}".chars().collect();
+        let fast = Splitter::new(O200K_PATTERN).unwrap();
+        let fancy = Splitter::Fancy(FancyRegex::new(O200K_PATTERN).unwrap());
+        let mut text = String::new();
+        let n = alphabet.len();
+        for len in 1..=4u32 {
+            for mut k in 0..n.pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push(alphabet[k % n]);
+                    k /= n;
+                }
+                assert_eq!(fast.split(&text), fancy.split(&text), "on {text:?}");
             }
+        }
+    }
+
+    #[test]
+    fn every_known_pattern_has_an_ascii_scanner() {
+        for k in &KNOWN {
+            assert!(k.ascii.is_some(), "{} runs the regex on every piece", k.name);
+            assert!(matches!(Splitter::new(k.pattern).unwrap(), Splitter::Fast { ascii: Some(_), .. }));
         }
     }
 
