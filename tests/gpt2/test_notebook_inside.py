@@ -8,13 +8,16 @@ from __future__ import annotations
 import ast
 import json
 import math
+from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
+import torch
 from nbclient import NotebookClient
 
 from gpt2.model import GPT, PRESETS, GPTConfig
-from testutil import ROOT, require_tiktoken_cache, snapshot
+from testutil import ROOT, require_tiktoken_cache, snapshot, tiktoken_encoding
 
 NOTEBOOK = ROOT / "gpt-2" / "notebooks" / "gpt2-inside.ipynb"
 PACKAGE_NAMES = {"GPT", "GPTConfig", "KVCache", "next_token_probs", "sample_next", "load_sampler", "flops_per_token"}
@@ -104,6 +107,49 @@ def test_sampling_knobs(summary):
     assert 0.9 <= summary["top_p_mass"] <= 1.0
 
 
+def train_counts(data_dir: Path) -> np.ndarray:
+    """Token counts of the training shards, read from the raw files (256-byte header, then the tokens)."""
+    m = json.loads((data_dir / "manifest.json").read_text())
+    files = [data_dir / s["file"] for s in m["shards"] if s["split"] == "train"]
+    tokens = np.concatenate([np.fromfile(f, dtype=m["dtype"], offset=256) for f in files])
+    assert len(tokens) == sum(s["tokens"] for s in m["shards"] if s["split"] == "train")
+    return np.bincount(tokens, minlength=m["vocab_size"])
+
+
+def test_glitch_tokens_recounted_from_the_shards(executed, summary):
+    g = summary["glitch"]
+    counts = train_counts(Path(g["data"]))
+    assert g["vocab"] == len(counts) == 512
+    assert g["never"] == int((counts == 0).sum()) > 0 and g["never_ids"] == np.flatnonzero(counts == 0).tolist()
+    assert f"never occur: {g['never']} tokens" in printed(executed[0])
+
+
+def test_glitch_rows_measured_against_the_checkpoint(summary):
+    g = summary["glitch"]
+    (ckpt,) = (Path(g["data"]).parent / "model").glob("ckpt_*.pt")
+    wte = torch.load(ckpt, map_location="cpu", weights_only=True)["model"]["transformer.wte.weight"]
+    never = torch.tensor(g["never_ids"])
+    rows = g["rows"]
+    assert math.isclose(wte[never].norm(dim=1).mean().item(), rows["never"]["norm"], rel_tol=1e-5)
+    # the init rebuilt with the run's seed is the run's: frequent rows keep some of it, another seed's rows none
+    assert rows["frequent"]["cos_init"] > rows["frequent"]["cos_other_seed"] + 0.2
+    assert abs(rows["frequent"]["cos_other_seed"]) < 0.1
+    # tied lm_head: never-seen rows still moved (in an untied model they would stay at their init exactly)
+    assert rows["never"]["moved"] > 0.1 and rows["never"]["norm_init"] == pytest.approx(0.02 * math.sqrt(64), rel=0.2)
+
+
+def test_glitch_tokens_as_outputs_and_inputs(executed, summary):
+    lp = summary["glitch"]["logp"]
+    assert lp["uniform"] == pytest.approx(-math.log(512))
+    assert lp["never"] < lp["uniform"] < lp["frequent_true"] < 0
+    assert 0 < lp["never_mass"] < 1 and lp["never_max_prob"] < 1
+    g = summary["glitch"]
+    assert g["sentences"] == 8 and 0 <= g["kl_next_wins"] <= 8
+    assert min(*g["kl"].values(), *g["kl_next"].values()) >= 0
+    assert g["kl_next"]["glitch"] > g["kl_next"]["control"]  # measured 1.6 vs 0.4 nats at the smoke settings
+    assert "8.4 skipped" in printed(executed[0]) and "magikarp" not in summary
+
+
 def test_figures_inline_only(executed):
     nb, repository_unchanged = executed
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
@@ -133,3 +179,6 @@ def test_openai_branch_loads_a_cached_snapshot(tmp_path):
     assert s["model"] == "gpt2" and "model used: OpenAI's GPT-2 124M" in printed(nb)
     assert s["param_table_total"] == s["num_params"] == GPT(config).num_params()
     assert s["kv_max_abs_diff"] < 1e-4 and s["kv_tokens_equal"] is True and unchanged
+    (magikarp,) = tiktoken_encoding("gpt2").encode(" SolidGoldMagikarp")
+    assert s["magikarp"]["id"] == magikarp and "glitch" not in s
+    assert "8.4 ran on OpenAI's weights" in printed(nb) and "8.1-8.3 skipped" in printed(nb)
