@@ -178,13 +178,13 @@ class InitSource:
     provenance: dict  # {"init_from", "checkpoint", "step", "tokenizer", "tokenizer_hash"}
 
 
-def load_init_source(spec: str, pad_vocab_to: int = 64) -> InitSource:
+def load_init_source(
+    spec: str, pad_vocab_to: int = 64, instead: str = "fine-tune a checkpoint instead with --init-from PATH"
+) -> InitSource:
     """--init-from SPEC: one of PRETRAINED (OpenAI's weights, gpt2 tokenizer), a checkpoint written by train.py, or a
     run folder (its newest checkpoint). The checkpoint's tokenizer is loaded and checked against its hash."""
     if spec in PRETRAINED:
-        model = pretrained_model(
-            spec, "fine-tune a checkpoint instead with --init-from PATH", pad_vocab_to=pad_vocab_to
-        )
+        model = pretrained_model(spec, instead, pad_vocab_to=pad_vocab_to)
         hashed = tokenizer_hash("gpt2", load_tokenizer("gpt2"))
         info = {"init_from": spec, "checkpoint": None, "step": None, "tokenizer": "gpt2", "tokenizer_hash": hashed}
         return InitSource(model.config, model.state_dict(), info)

@@ -4,6 +4,9 @@ every `eval_every` steps (all ranks together) and as the demo measures a finishe
     loss = val_loss(model, "data/edu10B", batch_size=64, seq_len=1024, d=Dist(), max_batches=20)
     bpb = bits_per_byte(loss, bytes_per_token("data/edu10B", "val"))    # comparable across tokenizers
     loss, bpb, bpt = evaluate_checkpoint("runs/demo/model/ckpt_000500.pt", "runs/demo/data", 16, 128, device)
+
+    python -m gpt2.evaluate --ckpt runs/demo/model --data runs/demo/data --seq-len 128     # the whole val split
+    python -m gpt2.evaluate --ckpt gpt2 --data data/edu10B        # OpenAI's GPT-2 124M: the reference line of plot.py
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ import torch
 from tqdm import tqdm
 
 from gpt2 import hellaswag
-from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
+from gpt2.checkpoint import load_checkpoint, load_init_source, model_from_checkpoint
 from gpt2.configs import TrainConfig
 from gpt2.data import bytes_per_token, iter_eval_batches, read_manifest
 from gpt2.distributed import Dist, all_reduce
+from gpt2.model import GPT
+from scratch.cli import ArgumentParser, positive_int, run
+from scratch.device import pick_device
 
 PROGRESS_AFTER_S = 3  # an evaluation shorter than this shows no progress bar (most in-training ones on a GPU)
 
@@ -127,3 +133,36 @@ def check_same_tokenizer(state: dict, path, data_dir) -> None:
             f"checkpoint {path} was trained with another tokenizer than the shards in {data_dir} were made with "
             f"(sha256 {want[:12]}... vs {have[:12]}...): evaluate it on shards of its own tokenizer"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Val loss, bits per byte and bytes per token of a checkpoint (or run folder, or OpenAI's `gpt2`) over the whole
+    val split of shards made with its tokenizer."""
+    p = ArgumentParser(description="Evaluate a checkpoint on the val split of prepared shards; see gpt2/evaluate.py.")
+    p.add_argument("--ckpt", required=True, help="a checkpoint or run folder of gpt-2/train.py, or gpt2 (OpenAI's)")
+    p.add_argument("--data", required=True, help="shards written by gpt-2/prepare.py with the model's tokenizer")
+    p.add_argument("--seq-len", type=positive_int, default=None, help="default: the model's block size")
+    p.add_argument("--micro-batch", type=positive_int, default=8)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    args = p.parse_args(argv)
+    # the same loading and tokenizer record as fine-tuning's
+    source = load_init_source(args.ckpt, instead="evaluate a checkpoint instead with --ckpt PATH")
+    manifest = read_manifest(args.data)
+    if source.provenance["tokenizer_hash"] != manifest["tokenizer_hash"]:
+        raise ValueError(
+            f"--ckpt {args.ckpt} was trained with tokenizer {source.provenance['tokenizer']} but the shards in "
+            f"{args.data} were made with {manifest['tokenizer']}: evaluate it on shards of its own tokenizer"
+        )
+    device = pick_device(args.device)
+    model = GPT(source.config)
+    model.load_state_dict(source.weights)
+    seq_len = args.seq_len or source.config.block_size
+    amp = torch.bfloat16 if device.type == "cuda" else None
+    loss = val_loss(model.to(device), args.data, args.micro_batch, seq_len, Dist(device=device), None, amp)
+    bpt = bytes_per_token(args.data, "val")
+    print(f"val loss {loss:.4f} | bits per byte {bits_per_byte(loss, bpt):.4f} | bytes per token {bpt:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         "--gpt2-val-loss",
         type=positive_float,
         default=None,
-        help="draw GPT-2 124M's val loss on the same val split, as measured (python -m gpt2.evaluate --ckpt gpt2 ...)",
+        help="draw GPT-2 124M's val loss on the same val split, as measured by python -m gpt2.evaluate --ckpt gpt2",
     )
     args = p.parse_args(argv)
     out = Path(args.out) if args.out else default_out(args.runs)

@@ -49,6 +49,7 @@ from gpt2.model import PRESETS
 from gpt2.pipeline import corpus_file, prepare_shards
 from gpt2.plot import RunLogData, load_run
 from gpt2.stats import Difference, paired_difference, summary
+from gpt2.train import options_from_argv
 from scratch.cli import ArgumentParser, UsageError, non_negative_int, positive_int, run
 from scratch.files import atomic_write, file_digest
 from scratch.plot import plt, save_figure
@@ -283,9 +284,37 @@ def run_state(run_dir: Path) -> str:
     return "partial" if any(run_dir.glob("ckpt_*.pt")) else "new"
 
 
+def check_same_settings(run_dir: Path, flags: list[str]) -> None:
+    """A run folder kept from an earlier sitting must hold the run these flags describe (the experiment's settings
+    included: a changed config table must not mix old and new runs in one table)."""
+    log = run_dir / "log.jsonl"
+    if not log.is_file():
+        return
+    with open(log, encoding="utf-8") as f:
+        saved = json.loads(f.readline())["train_config"]
+    wanted = options_from_argv(flags)[0].to_dict()
+    diffs = [
+        f"{k} {saved.get(k)!r} vs now {v!r}" for k, v in wanted.items() if _setting(k, saved.get(k)) != _setting(k, v)
+    ]
+    if diffs:
+        raise UsageError(
+            f"{run_dir} was made with other settings ({'; '.join(diffs)[:300]}): move it away or use another --out"
+        )
+
+
+def _setting(key: str, value):
+    """What must agree between a kept run and the study: paths as resolved, the experiment's numbers (not its prose)."""
+    if key in ("data", "out", "init_from") and value:
+        return str(Path(value).resolve())
+    if key == "experiment" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in ("description", "commit")}
+    return None if key == "device" else value
+
+
 def launch(out: Path, name: str, flags: list[str], threads: int) -> float:
     """One training run as its own process (its console output to OUT/logs/NAME.txt); returns its wall seconds."""
     run_dir = out / "runs" / name
+    check_same_settings(run_dir, flags)
     state = run_state(run_dir)
     if state == "done":
         return 0.0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gpt2 import hellaswag
+from gpt2 import evaluate, hellaswag
 from gpt2 import train as T
 from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
 from gpt2.configs import resolve
@@ -194,3 +194,23 @@ def test_hellaswag_scores_openai_weights(tmp_path, monkeypatch, capsys):
     # the oracle: the same stand-in model scored directly, with tiktoken's gpt2 tokenizer
     want = hellaswag.accuracy(hellaswag.evaluate(tiny_pretrained("gpt2").eval(), load_tokenizer("gpt2"), examples))
     assert capsys.readouterr().out.strip() == f"6 examples: acc {want['acc']:.4f}  acc_norm {want['acc_norm']:.4f}"
+
+
+# -------------------------------------------------------------------------------------- python -m gpt2.evaluate
+def test_evaluate_cli_scores_a_run_and_openai_weights(shards, source, monkeypatch, capsys):
+    """The CLI's val loss over the whole val split equals evaluate_checkpoint's (a checkpoint) and val_loss of the
+    stand-in model itself (`gpt2`, OpenAI's weights monkeypatched)."""
+    with pytest.raises(SystemExit) as e:
+        run(evaluate.main, ["--ckpt", str(source.run_dir), "--data", shards, "--seq-len", "32", "--device", "cpu"])
+    assert e.value.code == 0
+    want, bpb, _ = evaluate.evaluate_checkpoint(source.checkpoint, shards, 8, 32, torch.device("cpu"))
+    out = capsys.readouterr().out
+    assert f"val loss {want:.4f} | bits per byte {bpb:.4f}" in out
+    monkeypatch.setattr(GPT, "from_pretrained", tiny_pretrained)
+    with pytest.raises(SystemExit):
+        run(evaluate.main, ["--ckpt", "gpt2", "--data", shards, "--seq-len", "32", "--device", "cpu"])
+    want = val_loss(tiny_pretrained("gpt2", pad_vocab_to=64), shards, 8, 32, CPU, None)
+    assert f"val loss {want:.4f}" in capsys.readouterr().out
+    monkeypatch.setattr(GPT, "from_pretrained", offline)
+    err = fails_with(evaluate.main, ["--ckpt", "gpt2", "--data", shards], capsys)
+    assert "cannot download" in err and "--ckpt PATH" in err
