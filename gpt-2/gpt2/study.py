@@ -302,13 +302,16 @@ def check_same_settings(run_dir: Path, flags: list[str]) -> None:
         )
 
 
+JOB_CONTROL = ("device", "stop_at", "keep_last", "log_every", "ckpt_every", "wandb")  # do not change the result
+
+
 def _setting(key: str, value):
     """What must agree between a kept run and the study: paths as resolved, the experiment's numbers (not its prose)."""
     if key in ("data", "out", "init_from") and value:
         return str(Path(value).resolve())
     if key == "experiment" and isinstance(value, dict):
         return {k: v for k, v in value.items() if k not in ("description", "commit")}
-    return None if key == "device" else value
+    return None if key in JOB_CONTROL else value
 
 
 def launch(out: Path, name: str, flags: list[str], threads: int) -> float:

@@ -1,6 +1,7 @@
 """gpt2.study: the corpus cut, the run flags, resumption (a finished run is skipped, an interrupted one continues to
 the same result as an uninterrupted run), the refusal of a study folder with other settings, and the report."""
 
+import json
 import subprocess
 import sys
 
@@ -106,6 +107,14 @@ def test_resume_skip_and_report(tmp_path, corpus):
     with pytest.raises(UsageError, match="exists"):
         main([*argv, "--variants", "baseline", "--seeds", "0", "1", "--report-only", "--images", str(images)])
     assert (images / "gpt2-study-curves.png").read_bytes() == b"mine"
+
+    # a kept run made with other settings (here: an experiment table that has changed since) is refused, not mixed in
+    lines = (run_dir / "log.jsonl").read_text().splitlines()
+    header = json.loads(lines[0])
+    header["train_config"]["experiment"]["max_lr"] = 1.8e-3
+    (run_dir / "log.jsonl").write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    with pytest.raises(UsageError, match="baseline-s0 was made with other settings .*max_lr"):
+        main([*argv, "--variants", "baseline", "--seeds", "0"])
 
 
 def test_other_settings_in_the_same_folder_are_refused(tmp_path, corpus):
