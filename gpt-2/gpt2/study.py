@@ -435,23 +435,25 @@ def epoch_starts(run: RunLogData) -> list[int]:
     return [i for i in range(1, len(epochs)) if epochs[i] != epochs[i - 1]]
 
 
+def epoch_residuals(run: RunLogData) -> list[np.ndarray]:
+    """The train loss minus its moving-average trend, cut into epochs of equal length (from the loader's epoch in
+    each train record); the epoch-by-epoch pattern that a loader replaying its order leaves."""
+    starts = [0, *epoch_starts(run)]
+    per_epoch = min(b - a for a, b in zip(starts, starts[1:])) if len(starts) > 1 else 0
+    if per_epoch < 8:
+        return []
+    loss = np.array([r["loss"] for r in run.train])
+    k = max(3, per_epoch // 8) | 1  # moving-average window for the trend (odd)
+    resid = loss - np.convolve(np.pad(loss, k // 2, mode="edge"), np.ones(k) / k, mode="valid")
+    return [resid[a : a + per_epoch] for a in starts if a + per_epoch <= len(resid)]
+
+
 def epoch_correlation(run: RunLogData) -> float | None:
     """How periodic the train loss is: the correlation of each epoch's detrended loss curve with the next epoch's, step
     by step, averaged over epoch pairs after the first (a loader that replays its order gives a high value; a fresh
     shuffle ~0). None with fewer than three epochs."""
-    starts = [0, *epoch_starts(run)]
-    per_epoch = min(b - a for a, b in zip(starts, starts[1:])) if len(starts) > 1 else 0
-    loss = np.array([r["loss"] for r in run.train])
-    if per_epoch < 8 or len(starts) < 3:
-        return None
-    k = max(3, per_epoch // 8) | 1  # moving-average window for the trend (odd)
-    trend = np.convolve(np.pad(loss, k // 2, mode="edge"), np.ones(k) / k, mode="valid")
-    resid = loss - trend
-    pairs = [  # the first epoch is mostly the fast initial descent: skip it
-        np.corrcoef(resid[a : a + per_epoch], resid[b : b + per_epoch])[0, 1]
-        for a, b in zip(starts[1:], starts[2:])
-        if b + per_epoch <= len(resid)
-    ]
+    epochs = epoch_residuals(run)[1:]  # the first epoch is mostly the fast initial descent: skip it
+    pairs = [np.corrcoef(a, b)[0, 1] for a, b in zip(epochs, epochs[1:])]
     return float(np.mean(pairs)) if pairs else None
 
 
@@ -512,24 +514,30 @@ def plot_effects(arms: dict[str, Arm], path: Path) -> Path | None:
 
 
 def plot_periodicity(arms: dict[str, Arm], path: Path) -> Path | None:
+    """Per loader: the train loss with epoch boundaries (left), and each epoch's detrended loss over its own steps,
+    overlaid (right): a replayed order draws the same curve every epoch."""
     names = [n for n in ("baseline", "periodicity-fix", "global-datafix") if n in arms]
     if not names:
         return None
-    fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.4 * len(names)), sharex=True, squeeze=False)
-    for ax, name in zip(axes[:, 0], names):
+    fig, axes = plt.subplots(len(names), 2, figsize=(13, 2.5 * len(names)), squeeze=False, width_ratios=(3, 2))
+    for (left, right), name in zip(axes, names):
         seed, run = min(arms[name].runs.items())
         loss = [r["loss"] for r in run.train]
-        ax.plot(range(1, len(loss) + 1), loss, lw=0.8)
+        left.plot(range(1, len(loss) + 1), loss, lw=0.8)
         starts = epoch_starts(run)
         for step in starts:
-            ax.axvline(step, color="grey", ls="--", lw=0.8)
-        per_epoch = starts[0] if starts else 0
+            left.axvline(step, color="grey", ls="--", lw=0.8)
+        first = starts[0] if starts else 0
+        left.set_ylim(min(loss[first:]) - 0.2, max(loss[first:]) + 0.2)
         corr = epoch_correlation(run)
         note = f", epoch-to-epoch r = {corr:.2f}" if corr is not None else ""
-        ax.set_title(f"{name}: {EXPERIMENTS[name].loader} loader (seed {seed}{note})", fontsize=9)
-        ax.set_ylim(min(loss[per_epoch:]) - 0.2, max(loss[per_epoch:]) + 0.2)
-        ax.set_ylabel("train loss")
-    axes[-1, 0].set_xlabel("step (dashed: epoch boundaries)")
+        left.set_title(f"{name}: {EXPERIMENTS[name].loader} loader (seed {seed}{note})", fontsize=9)
+        left.set(ylabel="train loss", xlabel="step (dashed: epoch boundaries)")
+        for e, resid in enumerate(epoch_residuals(run)[1:], start=2):
+            right.plot(resid, lw=0.8, label=f"epoch {e}")
+        right.set_title("train loss minus its trend, epochs overlaid", fontsize=9)
+        right.set(xlabel="step within the epoch")
+        right.legend(fontsize=7)
     return save_figure(fig, path)
 
 
