@@ -1,10 +1,11 @@
 """Benchmark of the gpt2 data pipeline: prepare throughput (MB/s of text) and loader overhead per batch.
 
-    uv run --no-sync python bench/gpt2_data.py [--mb 20] [--repeats 3] [--bpe-model gpt2.model]
+    uv run --no-sync python bench/gpt2_data.py [--mb 20] [--repeats 3]
 
-1. prepare.py on the first --mb MB of ../shared/data/gutenberg-en.txt with the gpt2 tokenizer, all cores, through
-   tiktoken and, where the bpe package can load gpt2's vocab (bpe-rs; or --bpe-model PATH.model), through bpe-rs;
-   also the bare encode_ordinary_batch of the same documents, to show what the pipeline adds.
+1. prepare.py on the first --mb MB of ../shared/data/gutenberg-en.txt with the gpt2 vocabulary, all cores, three
+   ways: tiktoken's Encoding (list batches), and bpe-rs (what `--tokenizer gpt2` runs) with list batches
+   (encode_ordinary_batch) and with numpy batches (encode_ordinary_batch_to_numpy, prepare.py's default); also the
+   bare batch encode of the same documents, to show what the pipeline adds. The three must write identical files.
 2. next_batch() of each loader for B=64, T=1024 over those shards (1M tokens each): the median call (a batch inside a
    shard) and the mean (which includes moving to a new shard, and for shuffle-shards rebuilding a reshuffled shard),
    against the ~100 ms a 124M-model step of 64K tokens takes on an H100. Also the mean CPU time of the calling
@@ -15,14 +16,19 @@ Prints a markdown table of medians over --repeats runs. The machine may be share
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from gpt2.data import HEADER_BYTES, KINDS, make_loader
+import tiktoken
+
+from gpt2 import prepare as prep
+from gpt2.data import KINDS, make_loader
 from gpt2.prepare import EOT_TEXT, dataset_source, prepare
 from gpt2.tokenizer import load_tokenizer
 
@@ -31,38 +37,53 @@ CORPUS = ROOT.parent / "shared" / "data" / "gutenberg-en.txt"
 H100_STEP_MS = 100.0  # 124M model, 64K tokens per step (build-nanogpt on one H100)
 
 
-def bpe_gpt2_model(arg: str | None, tmp: Path) -> tuple[str | None, str]:
-    """A bpe .model file with gpt2's vocab, and how it was found (or why there is none)."""
-    if arg:
-        return arg, f"bpe-rs ({arg})"
+KINDS_OF_PREPARE = ("tiktoken", "bpe-rs, list batches", "bpe-rs, numpy batches")
+
+
+@contextlib.contextmanager
+def prepare_as(kind: str):
+    """prepare.py with tiktoken's Encoding in place of bpe's (`tiktoken`), or bpe's with the numpy batch encoder
+    off or on."""
+    saved = prep.load_tokenizer, prep.NUMPY_BATCHES
+    if kind == "tiktoken":
+        prep.load_tokenizer = tiktoken.get_encoding
+    prep.NUMPY_BATCHES = kind == "bpe-rs, numpy batches"
     try:
-        import bpe
-    except ImportError as e:
-        return None, f"bpe not importable ({e})"
-    tok_cls = getattr(bpe, "Tokenizer", None)
-    if tok_cls is None:
-        return None, "bpe.Tokenizer not on this branch yet"
-    if not hasattr(tok_cls, "from_tiktoken"):
-        return None, "bpe.Tokenizer cannot load gpt2's vocab (pass --bpe-model PATH.model)"
-    path = tok_cls.from_tiktoken("gpt2").save(tmp / "gpt2")
-    return str(path), "bpe-rs: gpt2's vocab via bpe.Tokenizer.from_tiktoken('gpt2'), saved as a .model file"
+        yield
+    finally:
+        prep.load_tokenizer, prep.NUMPY_BATCHES = saved
 
 
-def time_prepare(src: Path, spec: str, out: Path, workers: int, repeats: int) -> tuple[float, float, Path]:
+def bare_encoder(kind: str, workers: int) -> Callable[[list[str]], object]:
+    if kind == "tiktoken":
+        enc = tiktoken.get_encoding("gpt2")
+        return lambda docs: enc.encode_ordinary_batch(docs, num_threads=workers)
+    tok = load_tokenizer("gpt2")
+    if kind == "bpe-rs, list batches":
+        return lambda docs: tok.encode_ordinary_batch(docs, num_threads=workers)
+    return lambda docs: tok.encode_ordinary_batch_to_numpy(docs, num_threads=workers)
+
+
+def time_prepare(src: Path, kind: str, out: Path, workers: int, repeats: int) -> tuple[float, float, Path]:
     """Median MB/s of prepare() and of the bare batch encode, and the last output dir."""
     mb = src.stat().st_size / 1e6
     docs = [d for d in src.read_text(encoding="utf-8").split(EOT_TEXT) if d]
-    tok = load_tokenizer(spec)
+    encode = bare_encoder(kind, workers)
     pipe, bare = [], []
     for _ in range(repeats):
         shutil.rmtree(out, ignore_errors=True)
         t = time.perf_counter()
-        prepare(dataset_source(str(src)), spec, out, 1_000_000, workers=workers)
+        with prepare_as(kind):
+            prepare(dataset_source(str(src)), "gpt2", out, 1_000_000, workers=workers)
         pipe.append(mb / (time.perf_counter() - t))
         t = time.perf_counter()
-        tok.encode_ordinary_batch(docs, num_threads=workers)
+        encode(docs)
         bare.append(mb / (time.perf_counter() - t))
     return statistics.median(pipe), statistics.median(bare), out
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(root.iterdir())}
 
 
 def time_loader(kind: str, data: Path, repeats: int, calls: int) -> tuple[float, float, float]:
@@ -90,7 +111,6 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--workers", type=int, default=os.cpu_count())
     p.add_argument("--calls", type=int, default=300, help="next_batch() calls per loader run")
-    p.add_argument("--bpe-model", default=None, help="a bpe .model file holding gpt2's vocab")
     args = p.parse_args()
     if not CORPUS.is_file():
         raise SystemExit(f"{CORPUS} not found: this benchmark needs ../shared/data/gutenberg-en.txt")
@@ -100,29 +120,21 @@ def main() -> None:
         src = tmp / "slice.txt"
         text = CORPUS.read_bytes()[: int(args.mb * 1e6)].decode("utf-8", errors="ignore")
         src.write_text(text, encoding="utf-8")
-        rows = []
-        pipe, bare, data = time_prepare(src, "gpt2", tmp / "tiktoken", args.workers, args.repeats)
-        rows.append(("tiktoken", pipe, bare))
-        bpe_spec, bpe_note = bpe_gpt2_model(args.bpe_model, tmp)
-        same = ""
-        if bpe_spec:
-            pipe, bare, out = time_prepare(src, bpe_spec, tmp / "bpe", args.workers, args.repeats)
-            rows.append(("bpe-rs", pipe, bare))
-            # token payloads (the headers differ: they name the tokenizer by its hash)
-            a = [f.read_bytes()[HEADER_BYTES:] for f in sorted(data.glob("*.bin"))]
-            b = [f.read_bytes()[HEADER_BYTES:] for f in sorted(out.glob("*.bin"))]
-            same = "; tokens identical to tiktoken's" if a == b else "; tokens DIFFER from tiktoken's"
+        rows, outs = [], {}
+        for kind in KINDS_OF_PREPARE:
+            pipe, bare, outs[kind] = time_prepare(src, kind, tmp / kind.replace(", ", "-"), args.workers, args.repeats)
+            rows.append((kind, pipe, bare))
+        # the same vocabulary hashes the same for tiktoken and bpe, so even the headers and manifests must agree
+        same = all(files(outs[k]) == files(outs["tiktoken"]) for k in KINDS_OF_PREPARE)
+        data = outs["tiktoken"]
         print(
             f"\n### prepare: gpt2 tokenizer, {src.stat().st_size / 1e6:.1f} MB of gutenberg-en.txt, "
             f"{args.workers} workers, median of {args.repeats}\n"
         )
-        print("| tokenizer | prepare.py MB/s | bare encode_ordinary_batch MB/s |\n|---|---|---|")
+        print("| tokenizer | prepare.py MB/s | bare batch encode MB/s |\n|---|---|---|")
         for name, pipe, bare in rows:
             print(f"| {name} | {pipe:.1f} | {bare:.1f} |")
-        if not bpe_spec:
-            print(f"| bpe-rs | not measured: {bpe_note} | |")
-        else:
-            print(f"\n{bpe_note}{same}")
+        print("\nshard files identical for all three" if same else "\nshard files DIFFER between the three")
 
         print(f"\n### loader: next_batch() for B=64, T=1024, {args.calls} calls, median of {args.repeats} runs\n")
         print(

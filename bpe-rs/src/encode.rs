@@ -242,6 +242,25 @@ impl CoreBpe {
             .collect()
     }
 
+    /// Encode many texts in parallel (as `encode_batch`) into one buffer: text i's ids are
+    /// `ids[offsets[i]..offsets[i + 1]]`. `cast` picks the element type (u16 when the vocabulary fits), so the ids
+    /// are copied once, from the per-text vectors into the buffer, whatever the type.
+    pub fn encode_batch_flat<T: Send>(
+        &self, texts: &[String], matcher: Option<&AhoCorasick>, cast: impl Fn(Rank) -> T + Sync,
+    ) -> (Vec<T>, Vec<i64>) {
+        let parts = self.encode_batch(texts, matcher);
+        let mut offsets = Vec::with_capacity(parts.len() + 1);
+        offsets.push(0i64);
+        for p in &parts {
+            offsets.push(offsets[offsets.len() - 1] + p.len() as i64);
+        }
+        let mut ids = Vec::with_capacity(offsets[parts.len()] as usize);
+        for p in &parts {
+            ids.extend(p.iter().map(|&r| cast(r)));
+        }
+        (ids, offsets)
+    }
+
     /// Encode one long text in parallel: cut at safe points (chunk.rs), encode chunks, concatenate.
     pub fn encode_parallel(&self, text: &str, matcher: Option<&AhoCorasick>, n_chunks: usize) -> Vec<Rank> {
         let specials: Vec<Vec<u8>> = self.specials.keys().map(|s| s.as_bytes().to_vec()).collect();
@@ -326,6 +345,22 @@ mod tests {
         assert_eq!(bpe.decode_bytes(&out).unwrap(), b"ab<|eot|>ab");
         assert!(matches!(bpe.decode_bytes(&[9999]), Err(Error::UnknownToken { id: 9999, .. })));
         assert!(matches!(bpe.special_matcher(&["nope".to_string()]), Err(Error::UnknownSpecial(_))));
+    }
+
+    #[test]
+    fn flat_batch_is_the_batch_concatenated() {
+        let bpe = toy();
+        let texts: Vec<String> =
+            ["aab ab", "", "aaaaa b", "\u{e9}t\u{e9} aab", ""].iter().map(|s| s.to_string()).collect();
+        let batch = bpe.encode_batch(&texts, None);
+        let (ids, offsets) = bpe.encode_batch_flat(&texts, None, |r| r);
+        assert_eq!(ids, batch.concat());
+        let lens: Vec<i64> = offsets.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(lens, batch.iter().map(|b| b.len() as i64).collect::<Vec<_>>());
+        assert_eq!(offsets[0], 0);
+        let (small, _) = bpe.encode_batch_flat(&texts, None, |r| r as u16);
+        assert_eq!(small.iter().map(|&r| r as Rank).collect::<Vec<_>>(), ids);
+        assert_eq!(bpe.encode_batch_flat(&[], None, |r| r), (vec![], vec![0]));
     }
 
     #[test]

@@ -79,6 +79,12 @@ fn to_numpy(py: Python<'_>, ids: Vec<Rank>, n_vocab: usize) -> Bound<'_, PyAny> 
     }
 }
 
+/// A batch's ids in the narrowest type that holds the vocabulary (to_numpy's rule), built without the GIL.
+enum FlatIds {
+    Small(Vec<u16>),
+    Wide(Vec<Rank>),
+}
+
 #[pyclass(frozen, module = "bpe_rs")]
 struct Encoder {
     core: CoreBpe,
@@ -133,6 +139,35 @@ impl Encoder {
         let m = self.core.special_matcher(&allowed)?;
         let pool = pool(num_threads)?;
         Ok(py.detach(|| guard(|| Ok(pool.install(|| self.core.encode_batch(&texts, m.as_ref())))))?)
+    }
+
+    /// Encode many texts in parallel into one numpy array of ids (uint16 when the vocabulary fits, else uint32, as
+    /// `to_numpy`) and int64 offsets, len(texts) + 1 of them: text i's ids are ids[offsets[i]:offsets[i + 1]].
+    /// No Python int or list per id or text; the ids are copied once, and the buffer becomes the array uncopied.
+    #[pyo3(signature = (texts, num_threads=0))]
+    fn encode_ordinary_batch_to_numpy<'py>(
+        &self, py: Python<'py>, texts: Vec<String>, num_threads: usize,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<i64>>)> {
+        let pool = pool(num_threads)?;
+        let small = self.core.n_vocab() <= 1 << 16;
+        let (ids, offsets) = py.detach(|| {
+            guard(|| {
+                Ok(pool.install(|| {
+                    if small {
+                        let (ids, offsets) = self.core.encode_batch_flat(&texts, None, |r| r as u16);
+                        (FlatIds::Small(ids), offsets)
+                    } else {
+                        let (ids, offsets) = self.core.encode_batch_flat(&texts, None, |r| r);
+                        (FlatIds::Wide(ids), offsets)
+                    }
+                }))
+            })
+        })?;
+        let ids = match ids {
+            FlatIds::Small(v) => PyArray1::from_vec(py, v).into_any(),
+            FlatIds::Wide(v) => PyArray1::from_vec(py, v).into_any(),
+        };
+        Ok((ids, PyArray1::from_vec(py, offsets)))
     }
 
     /// Encode one text into a numpy array; `num_threads` != 1 (0 = all cores) cuts it at safe points (chunk.rs)

@@ -17,8 +17,9 @@ rest of a document). The first shard is the validation split. --max-tokens cuts 
 `--reencode FROM_DIR` decodes FROM_DIR's documents (joined across shards) and tokenizes them again with another
 tokenizer: the same document stream, so its val shard starts with the same text.
 
-Tokenizing runs `encode_ordinary_batch(texts, num_threads=workers)`: tiktoken and bpe-rs both release the GIL while
-encoding, so threads use every core without pickling text and token lists between processes.
+Tokenizing runs `encode_ordinary_batch(texts, num_threads=workers)` (for a bpe tokenizer its numpy variant,
+`encode_ordinary_batch_to_numpy`: one array per batch, no Python list per document): tiktoken and bpe-rs both release
+the GIL while encoding, so threads use every core without pickling text and token lists between processes.
 
 Resumable: each shard goes to a temp file that is renamed when complete, and the manifest (written atomically after
 every shard) lists the finished ones with where the next starts (document index, tokens of it already written).
@@ -64,6 +65,7 @@ FINEWEB_EDU = "HuggingFaceFW/fineweb-edu"
 EOT_TEXT = "<|endoftext|>"
 BATCH_BYTES = 4 << 20  # text per encode_ordinary_batch call: big enough to keep every thread busy
 BATCH_DOCS = 1024
+NUMPY_BATCHES = True  # False: the list path for every tokenizer (tests compare the two; bench/gpt2_data.py times both)
 SHARD_NAME = re.compile(r"(val|train)_\d{5}\.bin")  # the shard files prepare.py writes
 TEXT_SUFFIXES = (".txt", ".jsonl", ".json", ".parquet")
 
@@ -244,8 +246,10 @@ class Source:
     check: Callable[[], None] = lambda: None  # raises on a source that cannot be read to the end (run before writing)
 
 
-def encode_batches(tok, docs: Iterable[str], workers: int) -> Iterator[tuple[str, list[int]]]:
-    """(text, ids) per document, encoded in parallel a batch of several MB at a time."""
+def encode_batches(tok, docs: Iterable[str], workers: int) -> Iterator[tuple[str, np.ndarray | list[int]]]:
+    """(text, ids) per document, encoded in parallel a batch of several MB at a time. A bpe tokenizer's ids are views
+    of one numpy array per batch (encode_ordinary_batch_to_numpy: no Python int per token); tiktoken's are lists."""
+    numpy_batches = NUMPY_BATCHES and hasattr(tok, "encode_ordinary_batch_to_numpy")
     it = iter(docs)
     while True:
         batch, size = [], 0
@@ -256,7 +260,12 @@ def encode_batches(tok, docs: Iterable[str], workers: int) -> Iterator[tuple[str
                 break
         if not batch:
             return
-        yield from zip(batch, tok.encode_ordinary_batch(batch, num_threads=workers))
+        if not numpy_batches:
+            yield from zip(batch, tok.encode_ordinary_batch(batch, num_threads=workers))
+            continue
+        ids, offsets = tok.encode_ordinary_batch_to_numpy(batch, num_threads=workers)
+        bounds = offsets.tolist()  # one list per batch, not per document
+        yield from ((text, ids[a:b]) for text, a, b in zip(batch, bounds, bounds[1:]))
 
 
 def prepare(
@@ -351,7 +360,8 @@ def prepare(
     for text, ids in encode_batches(tok, source.documents(doc), workers):
         if done + ntok >= limit:
             break
-        ids = np.asarray(ids, dtype=np.int64)
+        if not isinstance(ids, np.ndarray):
+            ids = np.asarray(ids, dtype=np.int64)
         if len(ids) and ids.max() > max_id:
             raise ValueError(
                 f"tokenizer {tokenizer} produced id {ids.max()}, which does not fit {dtype}: use "
