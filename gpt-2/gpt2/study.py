@@ -497,7 +497,7 @@ def plot_effects(arms: dict[str, Arm], path: Path) -> Path | None:
         d = paired(arms, name, key)
         if d is None or d.n < 2:
             continue
-        labels.append(f"{name}\nvs {arm.variant.compare_to}" + (" (bpb)" if key == "val_bpb" else ""))
+        labels.append(f"{name}\nvs {arm.variant.compare_to}" + (" (bpb)" if key == "val_bpb" else "") + f", n={d.n}")
         means.append(d.mean)
         errs.append([[d.mean - d.low], [d.high - d.mean]])
     if not labels:
