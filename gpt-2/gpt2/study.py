@@ -479,7 +479,7 @@ def plot_curves(arms: dict[str, Arm], names: list[str], path: Path, title: str, 
         runs = list(arms[name].runs.values())
         steps = [e["step"] for e in runs[0].evals]
         vals = np.array([[e[key] for e in r.evals][: len(steps)] for r in runs if len(r.evals) >= len(steps)])
-        line = ax.plot(steps, vals.mean(0), label=f"{name} (n={len(vals)})")[0]
+        line = ax.plot(steps, vals.mean(0), label=f"{name} (T={runs[0].header['seq_len']}, n={len(vals)})")[0]
         ax.fill_between(steps, vals.min(0), vals.max(0), color=line.get_color(), alpha=0.2)
     ax.set(xlabel="step", ylabel=key.replace("_", " "), title=title)
     low = min(e[key] for n in names for r in arms[n].runs.values() for e in r.evals)
