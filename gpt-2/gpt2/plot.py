@@ -2,7 +2,7 @@
 
     python gpt-2/plot.py runs/gpt2/baseline runs/gpt2/rope          # -> runs/gpt2/runs.png
     python gpt-2/plot.py runs/gpt2/rope                              # -> runs/gpt2/rope/plot.png
-    python gpt-2/plot.py runs/gpt2/baseline runs/gpt2/rope --out images/gpt2-configs.png --overwrite
+    python gpt-2/plot.py runs/gpt2/baseline runs/gpt2/rope --out runs/compare.png --gpt2-hellaswag
 
 The plot goes beside the runs unless --out says where; an existing file is replaced only with --overwrite. Each RUN
 is a run directory (or its log.jsonl) written by gpt-2/train.py. The table has, per run, the minimum val loss, minimum
