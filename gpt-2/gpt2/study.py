@@ -470,7 +470,10 @@ def periodicity_table(arms: dict[str, Arm]) -> str:
     return "\n".join(rows)
 
 
-def plot_curves(arms: dict[str, Arm], names: list[str], path: Path, title: str, key: str = "val_loss") -> Path | None:
+def plot_curves(
+    arms: dict[str, Arm], names: list[str], path: Path, title: str, key: str = "val_loss", span: float = 1.5
+) -> Path | None:
+    """Mean val curve per arm with a min-max band over seeds; the y axis from the lowest value up SPAN."""
     names = [n for n in names if n in arms]
     if not names:
         return None
@@ -483,7 +486,7 @@ def plot_curves(arms: dict[str, Arm], names: list[str], path: Path, title: str, 
         ax.fill_between(steps, vals.min(0), vals.max(0), color=line.get_color(), alpha=0.2)
     ax.set(xlabel="step", ylabel=key.replace("_", " "), title=title)
     low = min(e[key] for n in names for r in arms[n].runs.values() for e in r.evals)
-    ax.set_ylim(low - 0.05, low + 1.5)
+    ax.set_ylim(low - 0.05, low + span)
     ax.legend()
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
@@ -564,7 +567,7 @@ def report(out: Path, variants: list[Variant], seeds: list[int], images: Path | 
             arms, ["rope-short-ctx", "rope", "rope-long-ctx"], p, "context length (rope)"
         ),
         "study-finetune.png": lambda p: plot_curves(
-            arms, ["shakespeare-scratch", "shakespeare-finetune"], p, "Shakespeare: from init vs fine-tuned"
+            arms, ["shakespeare-scratch", "shakespeare-finetune"], p, "Shakespeare: from init vs fine-tuned", span=3.0
         ),
         "study-effects.png": lambda p: plot_effects(arms, p),
         "study-periodicity.png": lambda p: plot_periodicity(arms, p),
