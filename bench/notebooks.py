@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 
 from scratch.cli import ArgumentParser, positive_int, run
@@ -55,14 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("NOTEBOOK_SMOKE", None)
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    rows = ["| notebook | minutes |", "|---|---:|"]
+    missing = [name for name in args.notebooks if not (ROOT / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: no such notebook")
+    tqdm.write("| notebook | minutes |\n|---|---:|")
+    failed = 0
     for name in tqdm(args.notebooks, desc="notebooks", unit="nb"):
-        path = ROOT / name
-        if not path.is_file():
-            raise FileNotFoundError(f"{name}: no such notebook")
-        rows.append(f"| {name} | {time_notebook(path, args.timeout) / 60:.1f} |")
-    print("\n".join(rows))
-    return 0
+        try:  # a row as soon as it is measured; a failing notebook is reported and the others still run
+            tqdm.write(f"| {name} | {time_notebook(ROOT / name, args.timeout) / 60:.1f} |")
+        except CellExecutionError as e:
+            failed += 1
+            tqdm.write(f"| {name} | failed: {str(e).strip().splitlines()[-1][:100]} |")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
