@@ -2,6 +2,7 @@
 
     python bench/bpe_encode.py            # gpt2 and cl100k_base ranks, 10 MB of Gutenberg, multilingual.txt
     python bench/bpe_encode.py --full     # also the whole 73 MB Gutenberg corpus
+    python bench/bpe_encode.py --encodings o200k_base    # GPT-4o's ranks
 
 Same machine, same run, same text, same thread count; median of --runs. Before timing, every encoder's ids are
 asserted equal to tiktoken's. "1 thread" encodes the text as one string; "all cores" encodes it as a batch of
@@ -163,6 +164,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--full", action="store_true", help="also the whole 73 MB corpus")
     p.add_argument("--pathological", action="store_true", help="only the long-run scaling table")
+    p.add_argument(
+        "--encodings", nargs="+", default=["gpt2", "cl100k_base"], help="tiktoken rank sets (o200k_base too)"
+    )
     args = p.parse_args()
     if args.pathological:
         print(markdown_table(["input", "chars", "bpe-rs ms", "tiktoken ms"], pathological(args.runs)))
@@ -174,7 +178,7 @@ def main() -> None:
     if args.full:
         corpora["gutenberg 73 MB"] = corpus_slice("gutenberg-en.txt")
     rows = []
-    for name in ("gpt2", "cl100k_base"):
+    for name in args.encodings:
         for i, (label, text) in enumerate(corpora.items()):
             rows += bench_corpus(label, text, name, args.runs, args.threads, python_ref=(i == 0))
     table = []
