@@ -24,7 +24,7 @@ from gpt2.configs import TrainConfig
 from gpt2.data import bytes_per_token, iter_eval_batches, read_manifest
 from gpt2.distributed import Dist, all_reduce
 from gpt2.model import GPT
-from scratch.cli import ArgumentParser, positive_int, run
+from scratch.cli import ArgumentParser, UsageError, positive_int, run
 from scratch.device import pick_device
 
 PROGRESS_AFTER_S = 3  # an evaluation shorter than this shows no progress bar (most in-training ones on a GPU)
@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     model = GPT(source.config)
     model.load_state_dict(source.weights)
     seq_len = args.seq_len or source.config.block_size
+    if seq_len > source.config.block_size:
+        raise UsageError(f"--seq-len {seq_len}: the model's context is {source.config.block_size} tokens")
     amp = torch.bfloat16 if device.type == "cuda" else None
     loss = val_loss(model.to(device), args.data, args.micro_batch, seq_len, Dist(device=device), None, amp)
     bpt = bytes_per_token(args.data, "val")

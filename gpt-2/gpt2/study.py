@@ -30,7 +30,6 @@ import argparse
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -209,6 +208,8 @@ def prepare_study(out: Path, scale: Scale, corpus: Path | None, variants: list[V
                 "--out, or the same --scale and --corpus"
             )
     else:
+        if out.is_file() or (out.is_dir() and any(out.iterdir())):
+            raise UsageError(f"--out {out} holds something that is not a study: give a new or empty folder")
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(record, json.dumps(settings, indent=1) + "\n")
     train_txt, heldout_txt = (out / "corpus" / "train.txt", out / "corpus" / "heldout.txt")
@@ -579,7 +580,7 @@ def report(out: Path, variants: list[Variant], seeds: list[int], images: Path | 
             target = images / f"gpt2-{name}"
             if target.exists() and not overwrite:
                 raise UsageError(f"{target} exists: pass --overwrite to replace it")
-            shutil.copyfile(out / name, target)
+            atomic_write(target, (out / name).read_bytes())
     return text
 
 
@@ -604,6 +605,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # a name given twice would run twice at once into one folder
+    args.variants, args.seeds = list(dict.fromkeys(args.variants)), list(dict.fromkeys(args.seeds))
     variants = [VARIANTS[n] for n in args.variants]
     scale = SCALES[args.scale]
     if "shakespeare-finetune" in args.variants and "rope" not in args.variants:

@@ -214,3 +214,5 @@ def test_evaluate_cli_scores_a_run_and_openai_weights(shards, source, monkeypatc
     monkeypatch.setattr(GPT, "from_pretrained", offline)
     err = fails_with(evaluate.main, ["--ckpt", "gpt2", "--data", shards], capsys)
     assert "cannot download" in err and "--ckpt PATH" in err
+    err = fails_with(evaluate.main, ["--ckpt", str(source.run_dir), "--data", shards, "--seq-len", "999"], capsys)
+    assert "--seq-len 999" in err and "128" in err

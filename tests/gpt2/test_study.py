@@ -118,9 +118,15 @@ def test_resume_skip_and_report(tmp_path, corpus):
 
 
 def test_other_settings_in_the_same_folder_are_refused(tmp_path, corpus):
-    prepare_study(tmp_path, SMOKE, corpus, [VARIANTS["baseline"]])
+    prepare_study(tmp_path / "study", SMOKE, corpus, [VARIANTS["baseline"]])
     with pytest.raises(UsageError, match="other settings"):
-        prepare_study(tmp_path, SCALES["cpu"], corpus, [VARIANTS["baseline"]])
+        prepare_study(tmp_path / "study", SCALES["cpu"], corpus, [VARIANTS["baseline"]])
+    mine = tmp_path / "mine"  # a folder of the user's: nothing written into it
+    (mine / "corpus").mkdir(parents=True)
+    (mine / "corpus" / "train.txt").write_text("my notes")
+    with pytest.raises(UsageError, match="not a study"):
+        prepare_study(mine, SMOKE, corpus, [VARIANTS["baseline"]])
+    assert [p.name for p in mine.rglob("*")] == ["corpus", "train.txt"]
 
 
 def _fake_run(loss: np.ndarray, per_epoch: int) -> RunLogData:
