@@ -2,10 +2,15 @@
 
     python bench/bpe_train.py                 # everything (the naive trainer alone takes a few minutes)
     python bench/bpe_train.py --skip-naive --runs 3
+    python bench/bpe_train.py --big-only          # 16,384 tokens on the 2.6 GB corpus of bench/big_corpus.py
 
 Every trainer runs in its own child process (so peak RSS is its own), on the same text, with the GPT-2 split
 pattern and all cores; times are medians over --runs. Merges are compared inside the run: Rust == optimized Python
 is asserted; competitors (whose tie rules differ) report how many leading merges equal ours.
+
+At scale (--big / --big-only) each trainer streams the corpus from disk once: bpe-rs reads the file itself
+(Tokenizer.train(path=...)); rustbpe and HF tokenizers get an iterator of pieces of at most ~64 KB cut at safe
+points (bpe/bpe/chunking.py) with <|endoftext|> removed, so all three count the same pre-tokens.
 """
 
 from __future__ import annotations
@@ -16,14 +21,39 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from tqdm.auto import tqdm
+
+from big_corpus import DEFAULT_OUT as BIG_CORPUS
+from big_corpus import check as check_big_corpus
+from bpe.chunking import chunk_bounds
 from common import corpus_slice, machine, markdown_table, median_time, plot_bpe, save_results
 
 EOT = "<|endoftext|>"
 TEN_MB = 10 * 1024 * 1024
+BIG_VOCAB = 16384
+TRAINERS = ("bpe-rs", "rustbpe", "HF tokenizers")
 
 
 # ------------------------------------------------------------------------------------------------ child process
+def hf_tokenizer(vocab: int, show_progress: bool):
+    """An untrained HF byte-level BPE with the GPT-2 split, and its trainer for `vocab` tokens."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
+
+    from bpe import GPT2_PATTERN
+
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(GPT2_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    return tk, trainers.BpeTrainer(vocab_size=vocab, initial_alphabet=alphabet, show_progress=show_progress)
+
+
 def child(trainer: str, corpus: str, max_bytes: int, vocab: int, runs: int) -> dict:
     """Train in this process; print JSON with median seconds, peak RSS and the merges' token bytes."""
     text = corpus_slice(corpus, max_bytes or None)
@@ -56,21 +86,9 @@ def child(trainer: str, corpus: str, max_bytes: int, vocab: int, runs: int) -> d
         ranks = sorted(t.get_mergeable_ranks(), key=lambda kv: kv[1])
         merged = [bytes(b) for b, r in ranks if r >= 256]
     elif trainer == "HF tokenizers":
-        from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
-
-        from bpe import GPT2_PATTERN
 
         def fn():
-            tk = Tokenizer(models.BPE())
-            tk.pre_tokenizer = pre_tokenizers.Sequence(
-                [
-                    pre_tokenizers.Split(Regex(GPT2_PATTERN), behavior="isolated"),
-                    pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-                ]
-            )
-            tr = trainers.BpeTrainer(
-                vocab_size=vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
-            )
+            tk, tr = hf_tokenizer(vocab, show_progress=False)
             tk.train_from_iterator(docs, tr)
             return tk
 
@@ -91,6 +109,89 @@ def child(trainer: str, corpus: str, max_bytes: int, vocab: int, runs: int) -> d
         "n_merges": n_merges,
         "merges": [m.hex() for m in merged] if merged is not None else None,
     }
+
+
+# ------------------------------------------------------------------------------------------------ training at scale
+def stream_pieces(path: Path, block: int = 1 << 20, piece: int = 1 << 16):
+    """The text in ~`piece`-byte pieces cut at safe points, <|endoftext|> removed; one block in memory at a time."""
+    carry = b""
+    eot = EOT.encode()
+    with open(path, "rb") as f, tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc="feeding") as bar:
+        while True:
+            data = f.read(block)
+            buf = carry + data
+            bounds = chunk_bounds(buf, max(1, len(buf) // piece), [eot])
+            last = len(bounds) - 1 if not data else len(bounds) - 2  # keep the tail: it may continue in the next block
+            for a, b in zip(bounds[:last], bounds[1 : last + 1]):
+                yield from filter(None, buf[a:b].decode("utf-8").split(EOT))
+            bar.update(len(data))
+            carry = buf[bounds[last] :]
+            if not data:
+                return
+
+
+def child_big(trainer: str, path: Path, vocab: int) -> dict:
+    """Train once on the whole file, streamed; JSON-able figures as `child` gives, plus the distinct pre-tokens."""
+    from bpe import GPT2_PATTERN, Tokenizer
+
+    start = time.perf_counter()
+    unique = None
+    if trainer == "bpe-rs":
+        tok = Tokenizer.train(path=path, vocab_size=vocab + 1, special_tokens=[EOT], progress=True)
+        merged, unique = [tok.token_bytes(256 + i) for i in range(len(tok.merges))], tok.unique_pretokens
+    elif trainer == "rustbpe":
+        import rustbpe
+
+        t = rustbpe.Tokenizer()
+        t.train_from_iterator(stream_pieces(path), vocab, buffer_size=256, pattern=GPT2_PATTERN)
+        merged = [bytes(b) for b, r in sorted(t.get_mergeable_ranks(), key=lambda kv: kv[1]) if r >= 256]
+    elif trainer == "HF tokenizers":
+        tk, tr = hf_tokenizer(vocab, show_progress=True)
+        tk.train_from_iterator(stream_pieces(path), tr)
+        merged = None
+    else:
+        raise SystemExit(f"unknown trainer {trainer}")
+    seconds = time.perf_counter() - start
+    return {
+        "trainer": trainer,
+        "bytes": path.stat().st_size,
+        "vocab": vocab,
+        "seconds": seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "unique_pretokens": unique,
+        "merges": [m.hex() for m in merged] if merged is not None else None,
+    }
+
+
+def big_training(path: Path, trainers: list[str]) -> list[list[object]]:
+    """One streamed run per trainer on the multi-GB corpus (checked against its manifest first)."""
+    manifest = check_big_corpus(path)
+    size = f"{manifest['bytes'] / 1e9:.2f} GB ({manifest['copies']} copies, typos {manifest['typo_per_mille']}‰)"
+    rows, ours = [], None
+    for trainer in trainers:
+        cmd = [sys.executable, __file__, "--child-big", trainer, str(path), str(BIG_VOCAB)]
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr (progress bars) goes to the terminal
+        if out.returncode != 0:
+            rows.append([size, f"{BIG_VOCAB:,}", trainer, "failed", "", "", f"exit {out.returncode}"])
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        ours = ours or (r if trainer == "bpe-rs" else None)
+        base = ours["seconds"] if ours else r["seconds"]
+        rows.append(
+            [
+                size,
+                f"{BIG_VOCAB:,}",
+                trainer,
+                f"{r['seconds']:.0f}",
+                f"{r['seconds'] / base:.2f}x",
+                f"{r['peak_rss_mb']:,.0f}",
+                same_prefix(ours["merges"] if ours else None, r["merges"]),
+            ]
+        )
+        if r["unique_pretokens"]:
+            rows[-1][0] += f", {r['unique_pretokens']:,} distinct pre-tokens"
+        print(rows[-1], file=sys.stderr)
+    return rows
 
 
 def run_child(trainer: str, corpus: str, max_bytes: int, vocab: int, runs: int) -> dict:
@@ -145,7 +246,7 @@ def rust_vs_competitors(args) -> tuple[list[list[object]], list[dict]]:
         if getattr(args, "python_2048", None) and (corpus, max_bytes, vocab) == ("gutenberg-en.txt", TEN_MB, 2048):
             assert ours["merges"] == args.python_2048["merges"], "Rust and Python merges differ"
         label = f"{corpus} ({ours['bytes'] / 1e6:.0f} MB)"
-        for trainer in ("bpe-rs", "rustbpe", "HF tokenizers"):
+        for trainer in TRAINERS:
             r = ours if trainer == "bpe-rs" else run_child(trainer, corpus, max_bytes, vocab, args.runs)
             if max_bytes == TEN_MB:
                 results.append({k: r[k] for k in ("trainer", "vocab", "seconds", "peak_rss_mb")})
@@ -170,14 +271,32 @@ def main() -> None:
     p.add_argument("--naive-runs", type=int, default=1, help="timed runs of the naive trainer (minutes each)")
     p.add_argument("--skip-naive", action="store_true")
     p.add_argument("--quick", action="store_true", help="10 MB slice only")
+    p.add_argument("--big", action="store_true", help="also 16,384 tokens on the multi-GB corpus (tens of minutes)")
+    p.add_argument("--big-only", action="store_true", help="only the multi-GB training table")
+    p.add_argument("--big-corpus", type=Path, default=BIG_CORPUS, help="made by bench/big_corpus.py")
+    p.add_argument("--big-trainers", nargs="+", default=list(TRAINERS), choices=TRAINERS)
     p.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    p.add_argument("--child-big", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         trainer, corpus, max_bytes, vocab, runs = args.child
         print(json.dumps(child(trainer, corpus, int(max_bytes), int(vocab), int(runs))))
         return
+    if args.child_big:
+        trainer, path, vocab = args.child_big
+        print(json.dumps(child_big(trainer, Path(path), int(vocab))))
+        return
     t0 = time.time()
     print(f"# BPE training benchmarks ({machine()})\n")
+    if args.big or args.big_only:
+        big = big_training(args.big_corpus, args.big_trainers)
+        big_table = markdown_table(
+            ["corpus", "vocab", "trainer", "seconds", "time vs bpe-rs", "peak RSS MB", "merges equal to bpe-rs"], big
+        )
+        if args.big_only:
+            print(big_table)
+            print(f"\n{time.time() - t0:.0f} s in all")
+            return
     print(markdown_table(["trainer", "median time", "speed-up"], python_trainers(args)))
     print()
     rows, results = rust_vs_competitors(args)
@@ -195,6 +314,8 @@ def main() -> None:
             rows,
         )
     )
+    if args.big:
+        print("\n" + big_table)
     save_results("bpe_train", {"training": results})
     plot = plot_bpe()
     print(f"\n{time.time() - t0:.0f} s in all" + (f"; plot: {plot}" if plot else ""))

@@ -90,8 +90,11 @@ pub fn last_safe_cut(data: &[u8], specials: &[Vec<u8>]) -> Option<usize> {
     }
 }
 
-/// Read a UTF-8 file block by block, each block ending at a safe cut, and call `f(text, bytes_done, file_size)`.
-pub fn for_each_block(path: &str, specials: &[Vec<u8>], mut f: impl FnMut(&str, usize, usize)) -> Result<()> {
+/// Read a UTF-8 file about `block` bytes at a time (BLOCK in practice; tests pass small ones), each block ending at
+/// a safe cut, and call `f(text, bytes_done, file_size)`.
+pub fn for_each_block(
+    path: &str, specials: &[Vec<u8>], block: usize, mut f: impl FnMut(&str, usize, usize),
+) -> Result<()> {
     let io = |action, source| Error::Io { action, path: path.to_string(), source };
     let mut file = File::open(path).map_err(|e| io("open", e))?;
     let size = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
@@ -99,7 +102,7 @@ pub fn for_each_block(path: &str, specials: &[Vec<u8>], mut f: impl FnMut(&str, 
     let mut done = 0usize;
     loop {
         let old = buf.len();
-        buf.resize(old + BLOCK, 0);
+        buf.resize(old + block.max(1), 0);
         let n = read_full(&mut file, &mut buf[old..]).map_err(|e| io("read", e))?;
         buf.truncate(old + n);
         let eof = n == 0;

@@ -4,9 +4,10 @@
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHasher};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
 use crate::chunk::{chunk_bounds, for_each_block};
@@ -14,7 +15,74 @@ use crate::error::Result;
 use crate::pretok::Splitter;
 
 pub type Pair = (u32, u32);
-pub type WordCounts = FxHashMap<Vec<u8>, u64>;
+
+/// Shards of `WordCounts`: more than the cores, so that each core gets about the same share of the merging.
+const SHARDS: usize = 64;
+
+/// Distinct pre-tokens and their counts, split by hash into shards, so that the counts of a block's chunks merge
+/// into the totals on every core at once (one core merging them was the slow, serial part of counting).
+pub struct WordCounts {
+    shards: Vec<FxHashMap<Vec<u8>, u64>>,
+}
+
+impl Default for WordCounts {
+    fn default() -> Self {
+        WordCounts { shards: (0..SHARDS).map(|_| FxHashMap::default()).collect() }
+    }
+}
+
+impl WordCounts {
+    fn shard_of(piece: &[u8]) -> usize {
+        let mut h = FxHasher::default();
+        piece.hash(&mut h);
+        (h.finish() >> 32) as usize % SHARDS
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, piece: &[u8]) -> Option<&u64> {
+        self.shards[Self::shard_of(piece)].get(piece)
+    }
+
+    /// Add the counts of several chunks: each chunk's entries are sorted into shards (in parallel over chunks), then
+    /// each shard takes its entries from every chunk (in parallel over shards).
+    fn add_parts(&mut self, parts: Vec<FxHashMap<&str, u64>>) {
+        let bucketed: Vec<Vec<Vec<(&str, u64)>>> = parts
+            .into_par_iter()
+            .map(|part| {
+                let mut buckets: Vec<Vec<(&str, u64)>> = vec![Vec::new(); SHARDS];
+                for (piece, c) in part {
+                    buckets[Self::shard_of(piece.as_bytes())].push((piece, c));
+                }
+                buckets
+            })
+            .collect();
+        self.shards.par_iter_mut().enumerate().for_each(|(s, shard)| {
+            for (piece, c) in bucketed.iter().flat_map(|b| b[s].iter()) {
+                match shard.get_mut(piece.as_bytes()) {
+                    Some(t) => *t += c,
+                    None => {
+                        shard.insert(piece.as_bytes().to_vec(), *c);
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl IntoIterator for WordCounts {
+    type Item = (Vec<u8>, u64);
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<FxHashMap<Vec<u8>, u64>>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.shards.into_iter().flatten()
+    }
+}
 
 fn special_matcher(specials: &[String]) -> Option<AhoCorasick> {
     if specials.is_empty() {
@@ -49,28 +117,21 @@ pub fn count_text(text: &str, splitter: &Splitter, specials: &[String], total: &
     let bounds = chunk_bounds(text.as_bytes(), n, &special_bytes);
     let parts: Vec<FxHashMap<&str, u64>> =
         bounds.par_windows(2).map(|w| count_chunk(&text[w[0]..w[1]], splitter, ac.as_ref())).collect();
-    for part in parts {
-        for (piece, c) in part {
-            match total.get_mut(piece.as_bytes()) {
-                Some(t) => *t += c,
-                None => {
-                    total.insert(piece.as_bytes().to_vec(), c);
-                }
-            }
-        }
-    }
+    total.add_parts(parts);
 }
 
-/// Stream a UTF-8 file in blocks cut at safe points; memory is one block plus the unique pre-tokens.
+/// Stream a UTF-8 file in blocks of about `block` bytes cut at safe points; memory is one block plus the unique
+/// pre-tokens.
 pub fn count_file(
     path: &str,
     splitter: &Splitter,
     specials: &[String],
+    block: usize,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<WordCounts> {
     let special_bytes: Vec<Vec<u8>> = specials.iter().map(|s| s.as_bytes().to_vec()).collect();
     let mut total = WordCounts::default();
-    for_each_block(path, &special_bytes, |text, done, size| {
+    for_each_block(path, &special_bytes, block, |text, done, size| {
         count_text(text, splitter, specials, &mut total);
         progress("pre-tokenizing", done >> 20, size >> 20);
     })?;
@@ -118,24 +179,95 @@ pub fn merge_word(word: &[u32], pair: Pair, id: u32) -> Vec<u32> {
     out
 }
 
-/// Learn `num_merges` merges from unique pre-tokens and their counts.
-pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn FnMut(&str, usize, usize)) -> Vec<Pair> {
-    let mut words: Vec<Vec<u32>> = Vec::with_capacity(counts.len());
-    let mut freqs: Vec<i64> = Vec::with_capacity(counts.len());
-    for (w, c) in counts {
-        words.push(w.iter().map(|&b| b as u32).collect());
-        freqs.push(c as i64);
-    }
-    let mut vocab: Vec<Rc<[u8]>> = (0..=255u8).map(|b| Rc::from(vec![b])).collect();
-    let mut pair_counts: FxHashMap<Pair, i64> = FxHashMap::default();
-    let mut where_: FxHashMap<Pair, Vec<u32>> = FxHashMap::default();
-    for (i, w) in words.iter().enumerate() {
-        for p in w.windows(2) {
-            let pair = (p[0], p[1]);
-            *pair_counts.entry(pair).or_insert(0) += freqs[i];
-            where_.entry(pair).or_default().push(i as u32);
+/// What one merge does to a set of words: the new words, the change of every pair count, and the new pairs' places.
+#[derive(Default)]
+struct Update {
+    words: Vec<(u32, Vec<u32>)>,
+    delta: FxHashMap<Pair, i64>,
+    fresh: Vec<(Pair, u32)>,
+}
+
+impl Update {
+    /// Merge `pair` into `id` in the words `ids` (distinct indices), recording old pairs as -freq, new as +freq.
+    fn of(ids: &[u32], words: &[Vec<u32>], freqs: &[i64], pair: Pair, id: u32) -> Update {
+        let mut u = Update::default();
+        for &w in ids {
+            let old = &words[w as usize];
+            let new = merge_word(old, pair, id);
+            if new.len() == old.len() {
+                continue; // stale index entry: the word lost this pair to an earlier merge
+            }
+            let f = freqs[w as usize];
+            for p in old.windows(2) {
+                *u.delta.entry((p[0], p[1])).or_insert(0) -= f;
+            }
+            for p in new.windows(2) {
+                let q = (p[0], p[1]);
+                *u.delta.entry(q).or_insert(0) += f;
+                if q.0 == id || q.1 == id {
+                    u.fresh.push((q, w)); // only pairs with the new token are new in the index
+                }
+            }
+            u.words.push((w, new));
         }
+        u
     }
+
+    fn join(mut self, mut other: Update) -> Update {
+        if self.delta.len() < other.delta.len() {
+            std::mem::swap(&mut self, &mut other);
+        }
+        for (q, d) in other.delta {
+            *self.delta.entry(q).or_insert(0) += d;
+        }
+        self.words.append(&mut other.words);
+        self.fresh.append(&mut other.fresh);
+        self
+    }
+}
+
+/// Below this many words a merge is updated on one core: splitting the work would cost more than it saves.
+const PARALLEL_WORDS: usize = 2048;
+
+/// Pair counts (weighted by word frequency) and, per pair, the words that hold it, counted on all cores.
+fn index_pairs(words: &[Vec<u32>], freqs: &[i64]) -> (FxHashMap<Pair, i64>, FxHashMap<Pair, Vec<u32>>) {
+    type Index = (FxHashMap<Pair, i64>, FxHashMap<Pair, Vec<u32>>);
+    let chunk = (words.len() / (rayon::current_num_threads() * 8)).max(PARALLEL_WORDS);
+    let part = |(k, ws): (usize, &[Vec<u32>])| -> Index {
+        let (mut counts, mut places): Index = Default::default();
+        for (j, w) in ws.iter().enumerate() {
+            let i = k * chunk + j;
+            for p in w.windows(2) {
+                let pair = (p[0], p[1]);
+                *counts.entry(pair).or_insert(0) += freqs[i];
+                places.entry(pair).or_default().push(i as u32);
+            }
+        }
+        (counts, places)
+    };
+    let join = |(mut c, mut p): Index, (mut c2, mut p2): Index| -> Index {
+        if c.len() < c2.len() {
+            std::mem::swap(&mut c, &mut c2);
+            std::mem::swap(&mut p, &mut p2);
+        }
+        for (q, n) in c2 {
+            *c.entry(q).or_insert(0) += n;
+        }
+        for (q, mut v) in p2 {
+            p.entry(q).or_default().append(&mut v);
+        }
+        (c, p)
+    };
+    words.par_chunks(chunk).enumerate().map(part).reduce(Default::default, join)
+}
+
+/// Learn `num_merges` merges from unique pre-tokens and their counts. Each merge updates only the words that hold
+/// the pair (found through `where_`); a merge that touches many words is updated on all cores.
+pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn FnMut(&str, usize, usize)) -> Vec<Pair> {
+    let (mut words, freqs): (Vec<Vec<u32>>, Vec<i64>) =
+        counts.into_iter().map(|(w, c)| (w.iter().map(|&b| b as u32).collect(), c as i64)).unzip();
+    let (mut pair_counts, mut where_) = index_pairs(&words, &freqs);
+    let mut vocab: Vec<Rc<[u8]>> = (0..=255u8).map(|b| Rc::from(vec![b])).collect();
     let candidate = |pair: Pair, count: i64, vocab: &Vec<Rc<[u8]>>| Candidate {
         count: count as u64,
         left: vocab[pair.0 as usize].clone(),
@@ -144,7 +276,6 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
     };
     let mut heap: BinaryHeap<Candidate> =
         pair_counts.iter().map(|(&p, &c)| candidate(p, c, &vocab)).collect();
-    let mut seen = vec![usize::MAX; words.len()];
     // Never more merges than distinct pairs can make room for now: a huge num_merges must not be an allocation.
     let mut merges = Vec::with_capacity(num_merges.min(pair_counts.len()));
     let report_every = (num_merges / 100).max(1);
@@ -163,32 +294,25 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
         vocab.push(Rc::from(joined));
         merges.push(pair);
 
-        let mut delta: FxHashMap<Pair, i64> = FxHashMap::default();
-        for w in where_.remove(&pair).unwrap_or_default() {
-            let w = w as usize;
-            if seen[w] == step {
-                continue;
-            }
-            seen[w] = step;
-            let new = merge_word(&words[w], pair, id);
-            if new.len() == words[w].len() {
-                continue; // stale index entry
-            }
-            let f = freqs[w];
-            for p in words[w].windows(2) {
-                *delta.entry((p[0], p[1])).or_insert(0) -= f;
-            }
-            for p in new.windows(2) {
-                let q = (p[0], p[1]);
-                *delta.entry(q).or_insert(0) += f;
-                if q.0 == id || q.1 == id {
-                    where_.entry(q).or_default().push(w as u32); // only pairs with the new token are new here
-                }
-            }
-            words[w] = new;
+        let mut ids = where_.remove(&pair).unwrap_or_default();
+        ids.sort_unstable();
+        ids.dedup(); // a word holding the pair twice is listed twice
+        let update = if ids.len() < PARALLEL_WORDS {
+            Update::of(&ids, &words, &freqs, pair, id)
+        } else {
+            let chunk = (ids.len() / (rayon::current_num_threads() * 4)).max(PARALLEL_WORDS / 4);
+            ids.par_chunks(chunk)
+                .map(|c| Update::of(c, &words, &freqs, pair, id))
+                .reduce(Update::default, Update::join)
+        };
+        for (w, new) in update.words {
+            words[w as usize] = new;
+        }
+        for (q, w) in update.fresh {
+            where_.entry(q).or_default().push(w);
         }
         pair_counts.remove(&pair);
-        for (q, d) in delta {
+        for (q, d) in update.delta {
             if d == 0 || q == pair {
                 continue;
             }
