@@ -5,13 +5,15 @@
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::ffi;
+use pyo3::types::{PyBytes, PyList};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::chunk;
 use crate::encode::{CoreBpe, Rank};
 use crate::error::Error;
 use crate::pretok::{self, Splitter};
@@ -88,15 +90,49 @@ enum FlatIds {
 #[pyclass(frozen, module = "bpe_rs")]
 struct Encoder {
     core: CoreBpe,
+    /// One Python int per id, made once: a list of ids then costs a reference per id, not an int object per id
+    /// (making the ints was most of the time of encoding a short text).
+    ints: Vec<Py<PyAny>>,
+}
+
+impl Encoder {
+    /// The ids as a Python list of the encoder's own ints.
+    fn list<'py>(&self, py: Python<'py>, ids: &[Rank]) -> PyResult<Bound<'py, PyList>> {
+        // SAFETY: a new list of len(ids) slots, each set once to an owned reference (PyList_SetItem steals it);
+        // every id < n_vocab == ints.len(), since ids come from the encoder.
+        unsafe {
+            let list = ffi::PyList_New(ids.len() as ffi::Py_ssize_t);
+            if list.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            for (i, &r) in ids.iter().enumerate() {
+                let int = self.ints[r as usize].as_ptr();
+                ffi::Py_IncRef(int);
+                ffi::PyList_SetItem(list, i as ffi::Py_ssize_t, int);
+            }
+            Ok(Bound::from_owned_ptr(py, list).cast_into_unchecked())
+        }
+    }
+
+    fn lists<'py>(&self, py: Python<'py>, batch: &[Vec<Rank>]) -> PyResult<Bound<'py, PyList>> {
+        let lists = batch.iter().map(|ids| self.list(py, ids)).collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, lists)
+    }
 }
 
 #[pymethods]
 impl Encoder {
     #[new]
-    fn new(ranks: Vec<(Bound<'_, PyBytes>, Rank)>, specials: HashMap<String, Rank>, pattern: &str) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>, ranks: Vec<(Bound<'_, PyBytes>, Rank)>, specials: HashMap<String, Rank>, pattern: &str,
+    ) -> PyResult<Self> {
         let ranks = ranks.into_iter().map(|(b, r)| (b.as_bytes().to_vec(), r)).collect();
         let specials: FxHashMap<String, Rank> = specials.into_iter().collect();
-        Ok(Encoder { core: guard(|| CoreBpe::new(ranks, specials, pattern))? })
+        let core = guard(|| CoreBpe::new(ranks, specials, pattern))?;
+        let ints = (0..core.n_vocab() as Rank)
+            .map(|i| Ok(i.into_pyobject(py)?.into_any().unbind()))
+            .collect::<PyResult<_>>()?;
+        Ok(Encoder { core, ints })
     }
 
     /// Which splitter pre-tokenizes: "gpt2", "cl100k" or "o200k" when the pattern is one of the crate's constants
@@ -111,34 +147,40 @@ impl Encoder {
         self.core.n_vocab()
     }
 
-    fn encode_ordinary(&self, py: Python<'_>, text: &str) -> PyResult<Vec<Rank>> {
-        Ok(py.detach(|| guard(|| Ok(self.core.encode_ordinary(text))))?)
+    fn encode_ordinary<'py>(&self, py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyList>> {
+        let ids = py.detach(|| guard(|| Ok(self.core.encode_ordinary(text))))?;
+        self.list(py, &ids)
     }
 
-    fn encode(&self, py: Python<'_>, text: &str, allowed: Vec<String>) -> PyResult<Vec<Rank>> {
+    fn encode<'py>(&self, py: Python<'py>, text: &str, allowed: Vec<String>) -> PyResult<Bound<'py, PyList>> {
         let m = self.core.special_matcher(&allowed)?;
-        Ok(py.detach(|| {
+        let ids = py.detach(|| {
             guard(|| {
                 let mut out = Vec::with_capacity(text.len() / 4);
                 self.core.encode_with(text, m.as_ref(), &mut out);
                 Ok(out)
             })
-        })?)
+        })?;
+        self.list(py, &ids)
     }
 
     #[pyo3(signature = (texts, num_threads=0))]
-    fn encode_ordinary_batch(&self, py: Python<'_>, texts: Vec<String>, num_threads: usize) -> PyResult<Vec<Vec<Rank>>> {
+    fn encode_ordinary_batch<'py>(
+        &self, py: Python<'py>, texts: Vec<String>, num_threads: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
         let pool = pool(num_threads)?;
-        Ok(py.detach(|| guard(|| Ok(pool.install(|| self.core.encode_batch(&texts, None)))))?)
+        let batch = py.detach(|| guard(|| Ok(pool.install(|| self.core.encode_batch(&texts, None)))))?;
+        self.lists(py, &batch)
     }
 
     #[pyo3(signature = (texts, allowed, num_threads=0))]
-    fn encode_batch(
-        &self, py: Python<'_>, texts: Vec<String>, allowed: Vec<String>, num_threads: usize,
-    ) -> PyResult<Vec<Vec<Rank>>> {
+    fn encode_batch<'py>(
+        &self, py: Python<'py>, texts: Vec<String>, allowed: Vec<String>, num_threads: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
         let m = self.core.special_matcher(&allowed)?;
         let pool = pool(num_threads)?;
-        Ok(py.detach(|| guard(|| Ok(pool.install(|| self.core.encode_batch(&texts, m.as_ref())))))?)
+        let batch = py.detach(|| guard(|| Ok(pool.install(|| self.core.encode_batch(&texts, m.as_ref())))))?;
+        self.lists(py, &batch)
     }
 
     /// Encode many texts in parallel into one numpy array of ids (uint16 when the vocabulary fits, else uint32, as
@@ -207,13 +249,13 @@ fn pretokenize(py: Python<'_>, text: &str, pattern: &str) -> PyResult<Vec<String
 }
 
 /// Train merges from a text or a file; returns (merges, number of unique pre-tokens).
-/// `progress(phase, done, total)` is called now and then, with the GIL.
+/// `progress(phase, done, total)` is called now and then, with the GIL. A file is read `block_bytes` at a time.
 #[pyfunction(name = "train")]
-#[pyo3(signature = (text, path, num_merges, pattern, specials, workers=0, progress=None))]
+#[pyo3(signature = (text, path, num_merges, pattern, specials, workers=0, progress=None, block_bytes=chunk::BLOCK))]
 #[allow(clippy::too_many_arguments)]
 fn train_merges(
     py: Python<'_>, text: Option<String>, path: Option<String>, num_merges: usize, pattern: &str,
-    specials: Vec<String>, workers: usize, progress: Option<Py<PyAny>>,
+    specials: Vec<String>, workers: usize, progress: Option<Py<PyAny>>, block_bytes: usize,
 ) -> PyResult<(Vec<(u32, u32)>, usize)> {
     let splitter = Splitter::new(pattern)?;
     let pool = pool(workers)?;
@@ -233,7 +275,7 @@ fn train_merges(
                         train::count_text(t, &splitter, &specials, &mut c);
                         c
                     }
-                    (None, Some(p)) => train::count_file(p, &splitter, &specials, &mut report)?,
+                    (None, Some(p)) => train::count_file(p, &splitter, &specials, block_bytes, &mut report)?,
                     (None, None) => return Err(Error::Invalid("pass a text or a path to train on".to_string())),
                 };
                 let unique = counts.len();
