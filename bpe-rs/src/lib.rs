@@ -4,11 +4,11 @@
 //! The Python bindings live in `py.rs` (feature `python`, turned on by maturin): the only file that knows pyo3,
 //! and the one place where `error::Error` becomes a Python exception.
 
-mod ascii;
 pub mod chunk;
 pub mod encode;
 pub mod error;
 pub mod pretok;
+mod scan;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -16,7 +16,7 @@ use fancy_regex::Regex as FancyRegex;
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
-use crate::ascii::{piece_end, Pattern as AsciiPattern};
+use crate::scan::{Pattern as ScanPattern, Scanner};
 use crate::error::{Error, Result};
 
 /// GPT-2's pattern as tiktoken spells it (possessive quantifiers; the same splits as encoder.py's original).
@@ -42,20 +42,20 @@ pub const O200K_PATTERN: &str = concat!(
 /// GPT-2's original spelling (openai/gpt-2 encoder.py): the same splits as GPT2_PATTERN, so the same fast path.
 const GPT2_ENCODER_PY: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-/// A pattern the fast path knows: `newline_alt`: an earlier `\s*[\r\n]` alternative exists; `ascii`: the
-/// hand-written scanner for ASCII pieces (ascii.rs), where there is one.
+/// A pattern the fast path knows: `newline_alt`: an earlier `\s*[\r\n]` alternative exists; `scanner`: the
+/// hand-written scanner (scan.rs), where there is one.
 struct Known {
     name: &'static str,
     pattern: &'static str,
     newline_alt: bool,
-    ascii: Option<AsciiPattern>,
+    scanner: Option<ScanPattern>,
 }
 
 const KNOWN: [Known; 4] = [
-    Known { name: "gpt2", pattern: GPT2_PATTERN, newline_alt: false, ascii: Some(AsciiPattern::Gpt2) },
-    Known { name: "gpt2", pattern: GPT2_ENCODER_PY, newline_alt: false, ascii: Some(AsciiPattern::Gpt2) },
-    Known { name: "cl100k", pattern: CL100K_PATTERN, newline_alt: true, ascii: Some(AsciiPattern::Cl100k) },
-    Known { name: "o200k", pattern: O200K_PATTERN, newline_alt: true, ascii: Some(AsciiPattern::O200k) },
+    Known { name: "gpt2", pattern: GPT2_PATTERN, newline_alt: false, scanner: Some(ScanPattern::Gpt2) },
+    Known { name: "gpt2", pattern: GPT2_ENCODER_PY, newline_alt: false, scanner: Some(ScanPattern::Gpt2) },
+    Known { name: "cl100k", pattern: CL100K_PATTERN, newline_alt: true, scanner: Some(ScanPattern::Cl100k) },
+    Known { name: "o200k", pattern: O200K_PATTERN, newline_alt: true, scanner: Some(ScanPattern::O200k) },
 ];
 
 /// The fast path's form of a known pattern: the lookahead alternative becomes `\s+` (put back by `lookahead_end`)
@@ -103,9 +103,9 @@ fn greedy(pattern: &str) -> String {
 }
 
 pub enum Splitter {
-    /// DFA regex plus the hand-written lookahead, for the known pattern `name`; `newline_alt` and `ascii` as in
-    /// `Known`.
-    Fast { name: &'static str, re: Regex, newline_alt: bool, ascii: Option<AsciiPattern> },
+    /// DFA regex plus the hand-written lookahead, for the known pattern `name`; `newline_alt` as in `Known`;
+    /// `scanner` answers for most pieces (all, for the known patterns) before the regex runs.
+    Fast { name: &'static str, re: Regex, newline_alt: bool, scanner: Option<Scanner> },
     Fancy(FancyRegex),
 }
 
@@ -114,7 +114,8 @@ impl Splitter {
         let invalid = |message: String| Error::Pattern { pattern: pattern.to_string(), message };
         if let Some(k) = KNOWN.iter().find(|k| k.pattern == pattern) {
             let re = Regex::new(&fast_form(k.pattern)).map_err(|e| invalid(e.to_string()))?;
-            return Ok(Splitter::Fast { name: k.name, re, newline_alt: k.newline_alt, ascii: k.ascii });
+            let scanner = k.scanner.map(Scanner::new);
+            return Ok(Splitter::Fast { name: k.name, re, newline_alt: k.newline_alt, scanner });
         }
         FancyRegex::new(pattern).map(Splitter::Fancy).map_err(|e| invalid(e.to_string()))
     }
@@ -130,11 +131,10 @@ impl Splitter {
     /// Call `f` with each piece of `text`, in order.
     pub fn for_each<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
         match self {
-            Splitter::Fast { re, newline_alt, ascii, .. } => {
-                let bytes = text.as_bytes();
+            Splitter::Fast { re, newline_alt, scanner, .. } => {
                 let mut pos = 0;
                 while pos < text.len() {
-                    if let Some(end) = ascii.and_then(|p| piece_end(p, bytes, pos)) {
+                    if let Some(end) = scanner.and_then(|sc| sc.piece_end(text, pos)) {
                         f(&text[pos..end]);
                         pos = end;
                         continue;
@@ -204,8 +204,8 @@ mod tests {
     fn fast_vs_fancy(pattern: &str, texts: &[&str]) {
         let fast = Splitter::new(pattern).unwrap();
         let Splitter::Fast { name, re, newline_alt, .. } = &fast else { panic!("{pattern:?} is not on the fast path") };
-        // the regex path alone, without the ASCII scanner, must agree too
-        let plain = Splitter::Fast { name, re: re.clone(), newline_alt: *newline_alt, ascii: None };
+        // the regex path alone, without the scanner, must agree too
+        let plain = Splitter::Fast { name, re: re.clone(), newline_alt: *newline_alt, scanner: None };
         let fancy = Splitter::Fancy(FancyRegex::new(pattern).unwrap());
         for text in texts {
             assert_eq!(plain.split(text), fancy.split(text), "regex path, pattern {pattern:?} on {text:?}");
@@ -271,11 +271,58 @@ mod tests {
         }
     }
 
+    /// Every string of up to `max_len` chars over `alphabet` splits on the fast path as fancy-regex splits it.
+    fn exhaustively(pattern: &str, alphabet: &[char], max_len: u32) {
+        let fast = Splitter::new(pattern).unwrap();
+        let fancy = Splitter::Fancy(FancyRegex::new(pattern).unwrap());
+        let mut text = String::new();
+        let n = alphabet.len();
+        for len in 1..=max_len {
+            for mut k in 0..n.pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push(alphabet[k % n]);
+                    k /= n;
+                }
+                assert_eq!(fast.split(&text), fancy.split(&text), "pattern {pattern:?} on {text:?}");
+            }
+        }
+    }
+
+    /// One char of each class the scanner tells apart: ASCII letters (the contraction letters among them), digit,
+    /// space, newlines, apostrophe, punctuation and `/`; upper (Lu), lower (Ll), title case (Lt), modifier (Lm) and
+    /// other (Lo) letters, a combining mark (M: o200k's letters, not \p{L}), a non-ASCII digit (Nd) and number
+    /// (No), Unicode spaces (U+00A0, U+3000, U+0085), a symbol, LONG S and KELVIN SIGN (which (?i) folds to s, k).
+    const UNICODE_ALPHABET: &str =
+        "aZsl1 \n\r'./\u{c9}\u{e9}\u{1c5}\u{2b0}\u{4e2d}\u{301}\u{663}\u{bd}\u{a0}\u{3000}\u{85}\u{20ac}\u{17f}\u{212a}";
+
+    /// Exhaustive to four chars in release builds (`cargo test --release`, about a second a pattern), three in
+    /// debug builds, where fancy-regex is too slow for 400,000 strings a pattern.
     #[test]
-    fn every_known_pattern_has_an_ascii_scanner() {
+    fn unicode_short_strings_exhaustively() {
+        let alphabet: Vec<char> = UNICODE_ALPHABET.chars().collect();
+        let max_len = if cfg!(debug_assertions) { 3 } else { 4 };
         for k in &KNOWN {
-            assert!(k.ascii.is_some(), "{} runs the regex on every piece", k.name);
-            assert!(matches!(Splitter::new(k.pattern).unwrap(), Splitter::Fast { ascii: Some(_), .. }));
+            exhaustively(k.pattern, &alphabet, max_len);
+        }
+    }
+
+    /// Longer strings over the contraction and case alphabet, where o200k's backtracking over a word's case runs
+    /// and a contraction after it decide the split.
+    #[test]
+    fn cased_words_and_contractions_exhaustively() {
+        let alphabet: Vec<char> = "aA'sSlLe\u{c9}\u{2b0}\u{301}\u{17f} ".chars().collect();
+        let max_len = if cfg!(debug_assertions) { 4 } else { 5 };
+        for p in [O200K_PATTERN, CL100K_PATTERN] {
+            exhaustively(p, &alphabet, max_len);
+        }
+    }
+
+    #[test]
+    fn every_known_pattern_has_a_scanner() {
+        for k in &KNOWN {
+            assert!(k.scanner.is_some(), "{} runs the regex on every piece", k.name);
+            assert!(matches!(Splitter::new(k.pattern).unwrap(), Splitter::Fast { scanner: Some(_), .. }));
         }
     }
 
