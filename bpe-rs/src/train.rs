@@ -163,22 +163,6 @@ impl PartialEq for Candidate {
 }
 impl Eq for Candidate {}
 
-/// Replace non-overlapping occurrences of `pair`, left to right, with `id`.
-pub fn merge_word(word: &[u32], pair: Pair, id: u32) -> Vec<u32> {
-    let mut out = Vec::with_capacity(word.len());
-    let mut i = 0;
-    while i < word.len() {
-        if i + 1 < word.len() && word[i] == pair.0 && word[i + 1] == pair.1 {
-            out.push(id);
-            i += 2;
-        } else {
-            out.push(word[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
 /// What one merge does to a set of words: the new words, the change of every pair count, and the new pairs' places.
 #[derive(Default)]
 struct Update {
@@ -188,23 +172,41 @@ struct Update {
 }
 
 impl Update {
-    /// Merge `pair` into `id` in the words `ids` (distinct indices), recording old pairs as -freq, new as +freq.
+    /// Merge `pair` into `id` in the words `ids` (distinct indices). Only pairs that touch a merge change: an old
+    /// pair with a merged position counts -freq, a new pair with the new token +freq; every other pair of the word
+    /// is the same before and after (the new token never occurred before), so it is not looked at.
     fn of(ids: &[u32], words: &[Vec<u32>], freqs: &[i64], pair: Pair, id: u32) -> Update {
         let mut u = Update::default();
+        let mut merged: Vec<bool> = Vec::new(); // merged[i]: old position i is part of an occurrence of `pair`
         for &w in ids {
             let old = &words[w as usize];
-            let new = merge_word(old, pair, id);
+            merged.clear();
+            merged.resize(old.len(), false);
+            let mut new = Vec::with_capacity(old.len());
+            let mut i = 0;
+            while i < old.len() {
+                if i + 1 < old.len() && old[i] == pair.0 && old[i + 1] == pair.1 {
+                    (merged[i], merged[i + 1]) = (true, true);
+                    new.push(id);
+                    i += 2;
+                } else {
+                    new.push(old[i]);
+                    i += 1;
+                }
+            }
             if new.len() == old.len() {
                 continue; // stale index entry: the word lost this pair to an earlier merge
             }
             let f = freqs[w as usize];
-            for p in old.windows(2) {
-                *u.delta.entry((p[0], p[1])).or_insert(0) -= f;
+            for j in 0..old.len() - 1 {
+                if merged[j] || merged[j + 1] {
+                    *u.delta.entry((old[j], old[j + 1])).or_insert(0) -= f;
+                }
             }
             for p in new.windows(2) {
-                let q = (p[0], p[1]);
-                *u.delta.entry(q).or_insert(0) += f;
-                if q.0 == id || q.1 == id {
+                if p[0] == id || p[1] == id {
+                    let q = (p[0], p[1]);
+                    *u.delta.entry(q).or_insert(0) += f;
                     u.fresh.push((q, w)); // only pairs with the new token are new in the index
                 }
             }
@@ -276,16 +278,20 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
     };
     let mut heap: BinaryHeap<Candidate> =
         pair_counts.iter().map(|(&p, &c)| candidate(p, c, &vocab)).collect();
+    let mut seen = vec![u32::MAX; words.len()]; // the last step that took each word
     // Never more merges than distinct pairs can make room for now: a huge num_merges must not be an allocation.
     let mut merges = Vec::with_capacity(num_merges.min(pair_counts.len()));
     let report_every = (num_merges / 100).max(1);
 
     for step in 0..num_merges {
+        // Every live pair has a heap entry with a count at least its current one (a fall in count pushes nothing),
+        // so the first entry whose count is current is the best pair: any other pair's count is at most its entry's.
         let pair = loop {
-            match heap.pop() {
-                None => break None,
-                Some(c) if pair_counts.get(&c.pair) == Some(&(c.count as i64)) => break Some(c.pair),
-                Some(_) => continue, // stale: the count changed since this entry was pushed
+            let Some(c) = heap.pop() else { break None };
+            match pair_counts.get(&c.pair) {
+                Some(&now) if now as u64 == c.count => break Some(c.pair),
+                Some(&now) if (now as u64) < c.count => heap.push(candidate(c.pair, now, &vocab)), // fell: requeue
+                _ => continue, // merged, or a newer entry with a higher count exists
             }
         };
         let Some(pair) = pair else { break };
@@ -295,8 +301,7 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
         merges.push(pair);
 
         let mut ids = where_.remove(&pair).unwrap_or_default();
-        ids.sort_unstable();
-        ids.dedup(); // a word holding the pair twice is listed twice
+        ids.retain(|&w| std::mem::replace(&mut seen[w as usize], step as u32) != step as u32); // once per word
         let update = if ids.len() < PARALLEL_WORDS {
             Update::of(&ids, &words, &freqs, pair, id)
         } else {
@@ -318,11 +323,11 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
             }
             let c = pair_counts.entry(q).or_insert(0);
             *c += d;
-            if *c > 0 {
-                let c = *c;
-                heap.push(candidate(q, c, &vocab));
-            } else {
+            if *c <= 0 {
                 pair_counts.remove(&q);
+            } else if d > 0 {
+                let c = *c;
+                heap.push(candidate(q, c, &vocab)); // a rise needs an entry; a fall is requeued when popped
             }
         }
         if (step + 1) % report_every == 0 || step + 1 == num_merges {
