@@ -128,7 +128,7 @@ def steps(workers: int) -> list[Step]:
         Step(
             "6. Rust (bpe-rs)",
             f"`bpe_rs.train(path, workers={workers})`: steps 4 + 5 in Rust: rayon threads count pre-tokens "
-            "(with an ASCII fast path for the split regex), then the same incremental counts and a `BinaryHeap`, "
+            "(with a hand-written scanner for the split pattern), then the same incremental counts and a `BinaryHeap`, "
             "with no Python objects",
             lambda s, progress: [
                 tuple(p) for p in bpe_rs.train(None, str(s.path), s.num_merges, GPT2_PATTERN, SPECIALS, s.workers)[0]

@@ -1,5 +1,5 @@
-"""o200k's hand-written ASCII scanner (bpe-rs/src/ascii.rs) must split exactly as Python's `regex` module runs
-O200K_PATTERN, hand over every piece a non-ASCII char could change to the regex engine, and give tiktoken's ids."""
+"""o200k's hand-written scanner (bpe-rs/src/scan.rs) must split exactly as Python's `regex` module runs
+O200K_PATTERN (case changes, contractions, digits) and give tiktoken's ids."""
 
 import string
 

@@ -27,7 +27,7 @@ tricky_text = st.text(
     ),
     max_size=80,
 )
-# Mostly ASCII, so that the hand-written ASCII scanner (bpe-rs/src/ascii.rs) decides most pieces.
+# Mostly ASCII, so that the hand-written scanner (bpe-rs/src/scan.rs) sees mostly its ASCII table.
 ascii_text = st.text(alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c  ab'sSdtTlLvVreE019.,!?/-_é\u00a0")), max_size=200)
 BYTES = [(bytes([i]), i) for i in range(256)]
 

@@ -1,0 +1,79 @@
+"""Parallel scaling of bpe-rs: the same work on 1 thread and on all cores, for batch encoding and training.
+
+    python bench/bpe_scaling.py               # ~3 minutes on 2 cores
+    python bench/bpe_scaling.py --runs 5
+
+Batch encoding: cl100k_base on 10 MB of Gutenberg as a list of ~64 KB pieces (large input) and as 64 documents of
+~1 KB (small input, where threads must not cost more than they bring), returning lists and numpy arrays; outputs are
+asserted equal across thread counts. Training: 16,384 tokens on 40 MB of Gutenberg read as a file (streamed in blocks,
+as at scale), merges asserted equal. Speed-up = time on 1 thread / time on all cores; the goal is >= 1.8x on 2 cores
+for large inputs and no slowdown on small ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from bpe_encode import batch_pieces
+
+from common import corpus_slice, machine, markdown_table, median_time
+
+EOT = "<|endoftext|>"
+
+
+def encode_rows(runs: int, threads: int) -> list[list[str]]:
+    from bpe import Tokenizer
+
+    tok = Tokenizer.from_tiktoken("cl100k_base")
+    text = corpus_slice("gutenberg-en.txt", 10 << 20)
+    inputs = {"10 MB in ~64 KB pieces": batch_pieces(text), "64 documents of ~1 KB": batch_pieces(text[:65_536], 1024)}
+    outputs = {
+        "lists": lambda docs, n: tok.encode_ordinary_batch(docs, num_threads=n),
+        "numpy": lambda docs, n: tok.encode_ordinary_batch_to_numpy(docs, num_threads=n),
+    }
+    rows = []
+    for label, docs in inputs.items():
+        nbytes = sum(len(d.encode()) for d in docs)
+        for out, fn in outputs.items():
+            one, ids_one = median_time(lambda fn=fn, docs=docs: fn(docs, 1), runs)
+            many, ids_many = median_time(lambda fn=fn, docs=docs: fn(docs, threads), runs)
+            same = ids_one == ids_many if out == "lists" else all((a == b).all() for a, b in zip(ids_one, ids_many))
+            assert same, f"{out} output differs between 1 and {threads} threads"
+            rows.append(row(f"encode batch to {out}: {label}", nbytes, one, many))
+    return rows
+
+
+def train_rows(runs: int, threads: int, mb: int) -> list[list[str]]:
+    from bpe import Tokenizer
+
+    text = corpus_slice("gutenberg-en.txt", mb << 20)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "corpus.txt"
+        path.write_text(text, encoding="utf-8")
+        train = lambda n: Tokenizer.train(path=path, vocab_size=16385, special_tokens=[EOT], workers=n).merges  # noqa: E731
+        one, merges_one = median_time(lambda: train(1), runs, warmup=0)
+        many, merges_many = median_time(lambda: train(threads), runs, warmup=0)
+    assert merges_one == merges_many, "merges differ between thread counts"
+    return [row(f"train 16,384 tokens: {mb} MB file", len(text.encode()), one, many)]
+
+
+def row(label: str, nbytes: int, one: float, many: float) -> list[str]:
+    return [label, f"{nbytes / one / 1e6:.1f}", f"{nbytes / many / 1e6:.1f}", f"{one / many:.2f}x"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="'all cores'")
+    p.add_argument("--train-mb", type=int, default=40, help="MB of Gutenberg to train on")
+    args = p.parse_args()
+    rows = encode_rows(args.runs, args.threads) + train_rows(max(1, args.runs // 2), args.threads, args.train_mb)
+    print(f"# bpe-rs parallel scaling ({machine()}; all cores = {args.threads} threads)\n")
+    print(markdown_table(["work", "1 thread MB/s", "all cores MB/s", "speed-up"], rows))
+
+
+if __name__ == "__main__":
+    main()
