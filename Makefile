@@ -34,10 +34,12 @@ test: setup lint test-rust  ## the whole suite: lint, Rust unit tests, then pyte
 test-all: setup lint test-rust
 	$(UV) run --no-sync pytest
 
-bench: setup  ## every benchmark (tens of minutes); each script prints a markdown table
-	$(UV) run --no-sync python bench/bpe_train.py
+bench: setup  ## every benchmark (about 1.5 hours on 2 cores); each script prints a markdown table
+	$(UV) run --no-sync python bench/big_corpus.py
+	$(UV) run --no-sync python bench/bpe_train.py --big
 	$(UV) run --no-sync python bench/bpe_encode.py --full
 	$(UV) run --no-sync python bench/bpe_encode.py --pathological
+	$(UV) run --no-sync python bench/bpe_scaling.py
 	$(UV) run --no-sync python bench/gpt2_data.py
 	$(UV) run --no-sync python bench/gpt2_model.py
 

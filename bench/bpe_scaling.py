@@ -1,13 +1,13 @@
 """Parallel scaling of bpe-rs: the same work on 1 thread and on all cores, for batch encoding and training.
 
-    python bench/bpe_scaling.py               # ~3 minutes on 2 cores
-    python bench/bpe_scaling.py --runs 5
+    python bench/bpe_scaling.py               # ~10 seconds on 2 cores
+    python bench/bpe_scaling.py --big         # also the 2.65 GB corpus of bench/big_corpus.py (~3 minutes)
 
 Batch encoding: cl100k_base on 10 MB of Gutenberg as a list of ~64 KB pieces (large input) and as 64 documents of
 ~1 KB (small input, where threads must not cost more than they bring), returning lists and numpy arrays; outputs are
-asserted equal across thread counts. Training: 16,384 tokens on 40 MB of Gutenberg read as a file (streamed in blocks,
-as at scale), merges asserted equal. Speed-up = time on 1 thread / time on all cores; the goal is >= 1.8x on 2 cores
-for large inputs and no slowdown on small ones.
+asserted equal across thread counts. Training: 16,384 tokens on 40 MB of Gutenberg read as a file (streamed in
+blocks, as at scale), merges asserted equal; with --big, also the multi-GB corpus (one run each). Speed-up = time on
+1 thread / time on all cores; the goal is >= 1.8x on 2 cores for large inputs and no slowdown on small ones.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 
 from bpe_encode import batch_pieces
 
+from big_corpus import DEFAULT_OUT as BIG_CORPUS
+from big_corpus import check as check_big_corpus
 from common import corpus_slice, machine, markdown_table, median_time
 
 EOT = "<|endoftext|>"
@@ -46,18 +48,27 @@ def encode_rows(runs: int, threads: int) -> list[list[str]]:
     return rows
 
 
-def train_rows(runs: int, threads: int, mb: int) -> list[list[str]]:
+def train_row(path: Path, label: str, runs: int, threads: int) -> list[str]:
+    """Training 16,384 tokens from the file on 1 thread and on `threads`, merges asserted equal."""
     from bpe import Tokenizer
 
+    train = lambda n: Tokenizer.train(path=path, vocab_size=16385, special_tokens=[EOT], workers=n).merges  # noqa: E731
+    one, merges_one = median_time(lambda: train(1), runs, warmup=0)
+    many, merges_many = median_time(lambda: train(threads), runs, warmup=0)
+    assert merges_one == merges_many, "merges differ between thread counts"
+    return row(f"train 16,384 tokens: {label}", path.stat().st_size, one, many)
+
+
+def train_rows(runs: int, threads: int, mb: int, big: Path | None) -> list[list[str]]:
     text = corpus_slice("gutenberg-en.txt", mb << 20)
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "corpus.txt"
         path.write_text(text, encoding="utf-8")
-        train = lambda n: Tokenizer.train(path=path, vocab_size=16385, special_tokens=[EOT], workers=n).merges  # noqa: E731
-        one, merges_one = median_time(lambda: train(1), runs, warmup=0)
-        many, merges_many = median_time(lambda: train(threads), runs, warmup=0)
-    assert merges_one == merges_many, "merges differ between thread counts"
-    return [row(f"train 16,384 tokens: {mb} MB file", len(text.encode()), one, many)]
+        rows = [train_row(path, f"{mb} MB file", runs, threads)]
+    if big is not None:
+        size = check_big_corpus(big)["bytes"]
+        rows.append(train_row(big, f"{size / 1e9:.2f} GB file (bench/big_corpus.py)", 1, threads))
+    return rows
 
 
 def row(label: str, nbytes: int, one: float, many: float) -> list[str]:
@@ -69,8 +80,11 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="'all cores'")
     p.add_argument("--train-mb", type=int, default=40, help="MB of Gutenberg to train on")
+    p.add_argument("--big", action="store_true", help="also train on the multi-GB corpus of bench/big_corpus.py")
+    p.add_argument("--big-corpus", type=Path, default=BIG_CORPUS)
     args = p.parse_args()
-    rows = encode_rows(args.runs, args.threads) + train_rows(max(1, args.runs // 2), args.threads, args.train_mb)
+    big = args.big_corpus if args.big else None
+    rows = encode_rows(args.runs, args.threads) + train_rows(max(1, args.runs // 2), args.threads, args.train_mb, big)
     print(f"# bpe-rs parallel scaling ({machine()}; all cores = {args.threads} threads)\n")
     print(markdown_table(["work", "1 thread MB/s", "all cores MB/s", "speed-up"], rows))
 

@@ -163,11 +163,12 @@ def child_big(trainer: str, path: Path, vocab: int) -> dict:
     }
 
 
-def big_training(path: Path, trainers: list[str]) -> list[list[object]]:
-    """One streamed run per trainer on the multi-GB corpus (checked against its manifest first)."""
+def big_training(path: Path, trainers: list[str]) -> tuple[list[list[object]], list[dict]]:
+    """One streamed run per trainer on the multi-GB corpus (checked against its manifest first): table rows, and
+    each trainer's seconds and peak RSS for the plot."""
     manifest = check_big_corpus(path)
     size = f"{manifest['bytes'] / 1e9:.2f} GB ({manifest['copies']} copies, typos {manifest['typo_per_mille']}‰)"
-    rows, ours = [], None
+    rows, results, ours = [], [], None
     for trainer in trainers:
         cmd = [sys.executable, __file__, "--child-big", trainer, str(path), str(BIG_VOCAB)]
         out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr (progress bars) goes to the terminal
@@ -175,6 +176,7 @@ def big_training(path: Path, trainers: list[str]) -> list[list[object]]:
             rows.append([size, f"{BIG_VOCAB:,}", trainer, "failed", "", "", f"exit {out.returncode}"])
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
+        results.append({k: r[k] for k in ("trainer", "bytes", "seconds", "peak_rss_mb")})
         ours = ours or (r if trainer == "bpe-rs" else None)
         base = ours["seconds"] if ours else r["seconds"]
         rows.append(
@@ -191,7 +193,7 @@ def big_training(path: Path, trainers: list[str]) -> list[list[object]]:
         if r["unique_pretokens"]:
             rows[-1][0] += f", {r['unique_pretokens']:,} distinct pre-tokens"
         print(rows[-1], file=sys.stderr)
-    return rows
+    return rows, results
 
 
 def run_child(trainer: str, corpus: str, max_bytes: int, vocab: int, runs: int) -> dict:
@@ -289,7 +291,7 @@ def main() -> None:
     t0 = time.time()
     print(f"# BPE training benchmarks ({machine()})\n")
     if args.big or args.big_only:
-        big = big_training(args.big_corpus, args.big_trainers)
+        big, big_results = big_training(args.big_corpus, args.big_trainers)
         big_table = markdown_table(
             ["corpus", "vocab", "trainer", "seconds", "time vs bpe-rs", "peak RSS MB", "merges equal to bpe-rs"], big
         )
@@ -316,7 +318,7 @@ def main() -> None:
     )
     if args.big:
         print("\n" + big_table)
-    save_results("bpe_train", {"training": results})
+    save_results("bpe_train", {"training": results, "at_scale": big_results if args.big else []})
     plot = plot_bpe()
     print(f"\n{time.time() - t0:.0f} s in all" + (f"; plot: {plot}" if plot else ""))
 

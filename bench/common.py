@@ -77,17 +77,28 @@ def _grouped_bars(ax, rows: list[dict], group: str, series: str, value: str, lab
 
 
 def plot_bpe(out: Path = ROOT / "images" / "bpe-benchmarks.png") -> Path | None:
-    """Training seconds (left) and encoding MB/s (right) from the saved bpe_train / bpe_encode results."""
+    """Training seconds (left), encoding MB/s (middle) and, when bpe_train.py ran with --big, time and peak memory of
+    training at scale (right), from the saved bpe_train / bpe_encode results."""
     train = RESULTS / "bpe_train.json"
     encode = RESULTS / "bpe_encode.json"
     if not (train.exists() and encode.exists()):
         return None
-    train_rows = json.loads(train.read_text())["training"]
+    saved = json.loads(train.read_text())
     encode_rows = json.loads(encode.read_text())["encoding"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
-    _grouped_bars(a, train_rows, "vocab", "trainer", "seconds", lambda v: f"{v:,}")
-    a.set(xlabel="vocab size", ylabel="seconds (lower is better)", title="Training on 10 MB of English")
-    _grouped_bars(b, encode_rows, "setting", "encoder", "mb_per_s", lambda s: s.replace(", ", "\n"))
-    b.set(ylabel="MB/s (higher is better)", title="Encoding 10 MB of English")
+    at_scale = saved.get("at_scale") or []
+    fig, axes = plt.subplots(1, 3 if at_scale else 2, figsize=(18 if at_scale else 12, 4.5))
+    _grouped_bars(axes[0], saved["training"], "vocab", "trainer", "seconds", lambda v: f"{v:,}")
+    axes[0].set(xlabel="vocab size", ylabel="seconds (lower is better)", title="Training on 10 MB of English")
+    _grouped_bars(axes[1], encode_rows, "setting", "encoder", "mb_per_s", lambda s: s.replace(", ", "\n"))
+    axes[1].set(ylabel="MB/s (higher is better)", title="Encoding 10 MB of English")
+    if at_scale:
+        measures = [
+            ("time (minutes)", lambda r: r["seconds"] / 60),
+            ("peak memory (GB)", lambda r: r["peak_rss_mb"] / 1024),
+        ]
+        rows = [{"measure": m, "trainer": r["trainer"], "value": f(r)} for m, f in measures for r in at_scale]
+        _grouped_bars(axes[2], rows, "measure", "trainer", "value", str)
+        gb = at_scale[0]["bytes"] / 1e9
+        axes[2].set(ylabel="lower is better", title=f"Training 16,384 tokens on {gb:.2f} GB, streamed from disk")
     fig.suptitle(f"bpe-rs vs competitors, same run ({machine()})")
     return save_figure(fig, out)
