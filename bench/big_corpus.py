@@ -1,6 +1,6 @@
 """Build the multi-GB training corpus for bench/bpe_train.py --big, reproducibly, from ../shared/data.
 
-    python bench/big_corpus.py                       # 31 copies: 2.6 GB at runs/bench/big-corpus.txt (~2 minutes)
+    python bench/big_corpus.py                       # 31 copies: 2.65 GB at runs/bench/big-corpus.txt (~30 s)
     python bench/big_corpus.py --copies 2 --out /tmp/small.txt
 
 The original project trained its 16K tokenizers on 2.6 GB (TinyStoriesV2) and 3.3 GB (FineWeb). We have 85 MB of
