@@ -78,3 +78,19 @@ def test_big_corpus_manifest_is_checked(tmp_path, big_corpus):
         big_corpus.check(out)
     with pytest.raises(UsageError, match="not found"):
         big_corpus.check(tmp_path / "missing.txt")
+
+
+def test_competitors_are_fed_the_same_pre_tokens(tmp_path, slice_text, big_corpus):
+    """bench/bpe_train.py feeds rustbpe and HF tokenizers ~64 KB pieces cut at safe points, <|endoftext|> removed:
+    counted piece by piece they must give the whole text's counts (small blocks and pieces here, to cut often)."""
+    from collections import Counter
+
+    bench_train = load_bench("bpe_train")
+    path = tmp_path / "slice.txt"
+    path.write_text(slice_text[:400_000], encoding="utf-8")
+    counts: Counter[bytes] = Counter()
+    pieces = list(bench_train.stream_pieces(path, block=1 << 15, piece=1 << 12))
+    for piece in pieces:
+        counts.update(count_pretokens(piece, GPT2_PATTERN))
+    assert len(pieces) > 50 and all(EOT not in p for p in pieces)
+    assert counts == count_pretokens(slice_text[:400_000], GPT2_PATTERN, [EOT])
