@@ -163,23 +163,44 @@ impl PartialEq for Candidate {
 }
 impl Eq for Candidate {}
 
-/// What one merge does to a set of words: the new words, the change of every pair count, and the new pairs' places.
+/// The words, shared with the threads of one merge's update: each merge takes every word at most once (`seen` in
+/// train_counts), so no two threads touch the same word, and the vector is not resized while they run.
+#[derive(Clone, Copy)]
+struct Words(*mut Vec<u32>);
+// SAFETY: see above; every access is to a distinct index, within bounds.
+unsafe impl Send for Words {}
+unsafe impl Sync for Words {}
+
+/// Shards of the pair index (pair -> words holding it), so that a merge files its new pairs on all cores.
+const PAIR_SHARDS: usize = 16;
+
+fn pair_shard(q: Pair) -> usize {
+    let mut h = FxHasher::default();
+    q.hash(&mut h);
+    (h.finish() >> 32) as usize % PAIR_SHARDS
+}
+
+type PairIndex = Vec<FxHashMap<Pair, Vec<u32>>>;
+
+/// What one merge does to a set of words (rewritten in place): the change of every pair count, and the new pairs'
+/// places, bucketed by index shard.
 #[derive(Default)]
 struct Update {
-    words: Vec<(u32, Vec<u32>)>,
     delta: FxHashMap<Pair, i64>,
-    fresh: Vec<(Pair, u32)>,
+    fresh: Vec<Vec<(Pair, u32)>>,
 }
 
 impl Update {
     /// Merge `pair` into `id` in the words `ids` (distinct indices). Only pairs that touch a merge change: an old
     /// pair with a merged position counts -freq, a new pair with the new token +freq; every other pair of the word
     /// is the same before and after (the new token never occurred before), so it is not looked at.
-    fn of(ids: &[u32], words: &[Vec<u32>], freqs: &[i64], pair: Pair, id: u32) -> Update {
-        let mut u = Update::default();
+    fn of(ids: &[u32], words: Words, freqs: &[i64], pair: Pair, id: u32) -> Update {
+        let mut u = Update { delta: FxHashMap::default(), fresh: vec![Vec::new(); PAIR_SHARDS] };
         let mut merged: Vec<bool> = Vec::new(); // merged[i]: old position i is part of an occurrence of `pair`
         for &w in ids {
-            let old = &words[w as usize];
+            // SAFETY: `ids` are distinct word indices (see `Words`), in bounds.
+            let slot = unsafe { &mut *words.0.add(w as usize) };
+            let old = &*slot;
             merged.clear();
             merged.resize(old.len(), false);
             let mut new = Vec::with_capacity(old.len());
@@ -207,10 +228,10 @@ impl Update {
                 if p[0] == id || p[1] == id {
                     let q = (p[0], p[1]);
                     *u.delta.entry(q).or_insert(0) += f;
-                    u.fresh.push((q, w)); // only pairs with the new token are new in the index
+                    u.fresh[pair_shard(q)].push((q, w)); // only pairs with the new token are new in the index
                 }
             }
-            u.words.push((w, new));
+            *slot = new; // the old word is freed here, on this thread
         }
         u
     }
@@ -222,8 +243,13 @@ impl Update {
         for (q, d) in other.delta {
             *self.delta.entry(q).or_insert(0) += d;
         }
-        self.words.append(&mut other.words);
-        self.fresh.append(&mut other.fresh);
+        if self.fresh.is_empty() {
+            self.fresh = other.fresh;
+        } else {
+            for (mine, theirs) in self.fresh.iter_mut().zip(other.fresh.iter_mut()) {
+                mine.append(theirs);
+            }
+        }
         self
     }
 }
@@ -232,7 +258,7 @@ impl Update {
 const PARALLEL_WORDS: usize = 2048;
 
 /// Pair counts (weighted by word frequency) and, per pair, the words that hold it, counted on all cores.
-fn index_pairs(words: &[Vec<u32>], freqs: &[i64]) -> (FxHashMap<Pair, i64>, FxHashMap<Pair, Vec<u32>>) {
+fn index_pairs(words: &[Vec<u32>], freqs: &[i64]) -> (FxHashMap<Pair, i64>, PairIndex) {
     type Index = (FxHashMap<Pair, i64>, FxHashMap<Pair, Vec<u32>>);
     let chunk = (words.len() / (rayon::current_num_threads() * 8)).max(PARALLEL_WORDS);
     let part = |(k, ws): (usize, &[Vec<u32>])| -> Index {
@@ -260,7 +286,12 @@ fn index_pairs(words: &[Vec<u32>], freqs: &[i64]) -> (FxHashMap<Pair, i64>, FxHa
         }
         (c, p)
     };
-    words.par_chunks(chunk).enumerate().map(part).reduce(Default::default, join)
+    let (counts, places) = words.par_chunks(chunk).enumerate().map(part).reduce(Default::default, join);
+    let mut index: PairIndex = (0..PAIR_SHARDS).map(|_| FxHashMap::default()).collect();
+    for (q, ws) in places {
+        index[pair_shard(q)].insert(q, ws);
+    }
+    (counts, index)
 }
 
 /// Learn `num_merges` merges from unique pre-tokens and their counts. Each merge updates only the words that hold
@@ -300,24 +331,29 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
         vocab.push(Rc::from(joined));
         merges.push(pair);
 
-        let mut ids = where_.remove(&pair).unwrap_or_default();
+        let mut ids = where_[pair_shard(pair)].remove(&pair).unwrap_or_default();
         ids.retain(|&w| std::mem::replace(&mut seen[w as usize], step as u32) != step as u32); // once per word
+        let shared = Words(words.as_mut_ptr());
+        let file = |(shard, fresh): (&mut FxHashMap<Pair, Vec<u32>>, Vec<(Pair, u32)>)| {
+            for (q, w) in fresh {
+                shard.entry(q).or_default().push(w);
+            }
+        };
         let update = if ids.len() < PARALLEL_WORDS {
-            Update::of(&ids, &words, &freqs, pair, id)
+            let update = Update::of(&ids, shared, &freqs, pair, id);
+            where_.iter_mut().zip(update.fresh).for_each(file);
+            update.delta
         } else {
             let chunk = (ids.len() / (rayon::current_num_threads() * 4)).max(PARALLEL_WORDS / 4);
-            ids.par_chunks(chunk)
-                .map(|c| Update::of(c, &words, &freqs, pair, id))
-                .reduce(Update::default, Update::join)
+            let update = ids
+                .par_chunks(chunk)
+                .map(|c| Update::of(c, shared, &freqs, pair, id))
+                .reduce(Update::default, Update::join);
+            where_.par_iter_mut().zip(update.fresh).for_each(file);
+            update.delta
         };
-        for (w, new) in update.words {
-            words[w as usize] = new;
-        }
-        for (q, w) in update.fresh {
-            where_.entry(q).or_default().push(w);
-        }
         pair_counts.remove(&pair);
-        for (q, d) in update.delta {
+        for (q, d) in update {
             if d == 0 || q == pair {
                 continue;
             }
