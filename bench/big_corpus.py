@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing corpus made with other settings")
     args = p.parse_args(argv)
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a folder: give a file path, e.g. {args.out / 'big-corpus.txt'}")
     if args.out.exists():
         try:
             old = check(args.out)

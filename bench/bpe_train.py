@@ -29,6 +29,7 @@ from big_corpus import DEFAULT_OUT as BIG_CORPUS
 from big_corpus import check as check_big_corpus
 from bpe.chunking import chunk_bounds
 from common import corpus_slice, machine, markdown_table, median_time, plot_bpe, save_results
+from scratch.cli import run
 
 EOT = "<|endoftext|>"
 TEN_MB = 10 * 1024 * 1024
@@ -324,4 +325,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(lambda _argv: main())  # a missing or changed big corpus: one line, exit 2

@@ -254,21 +254,7 @@ mod tests {
     /// Every string of up to four chars over an alphabet that reaches each branch of the o200k scanner.
     #[test]
     fn o200k_short_strings_exhaustively() {
-        let alphabet: Vec<char> = "aZ'sLt1 \t\n\r/.\u{e9}".chars().collect();
-        let fast = Splitter::new(O200K_PATTERN).unwrap();
-        let fancy = Splitter::Fancy(FancyRegex::new(O200K_PATTERN).unwrap());
-        let mut text = String::new();
-        let n = alphabet.len();
-        for len in 1..=4u32 {
-            for mut k in 0..n.pow(len) {
-                text.clear();
-                for _ in 0..len {
-                    text.push(alphabet[k % n]);
-                    k /= n;
-                }
-                assert_eq!(fast.split(&text), fancy.split(&text), "on {text:?}");
-            }
-        }
+        exhaustively(O200K_PATTERN, &"aZ'sLt1 \t\n\r/.\u{e9}".chars().collect::<Vec<_>>(), 4);
     }
 
     /// Every string of up to `max_len` chars over `alphabet` splits on the fast path as fancy-regex splits it.

@@ -2,7 +2,7 @@
 //! per piece. It reads text char by char: an ASCII byte is classified by a 128-entry table, any other char is decoded
 //! from UTF-8 and looked up in tables built once from exactly the Unicode classes the regex crate uses (regex-syntax
 //! parses the patterns' own class expressions, `\p{L}`, `\s`, ...), so it answers for every char. The caller keeps the
-//! regex for anything it declines (None), so results stay identical; tests/bpe/test_unicode_fast_path.py checks
+//! regex for anything it declines (None), so results stay identical; tests/bpe/test_scanner.py checks
 //! them against Python's `regex`, the unit tests in pretok.rs against fancy-regex.
 
 use std::sync::OnceLock;

@@ -31,12 +31,14 @@ impl Default for WordCounts {
     }
 }
 
+/// Which of `shards` shards a key belongs to (FxHash's high bits: its low bits are weak).
+fn shard_of<K: Hash + ?Sized>(key: &K, shards: usize) -> usize {
+    let mut h = FxHasher::default();
+    key.hash(&mut h);
+    (h.finish() >> 32) as usize % shards
+}
+
 impl WordCounts {
-    fn shard_of(piece: &[u8]) -> usize {
-        let mut h = FxHasher::default();
-        piece.hash(&mut h);
-        (h.finish() >> 32) as usize % SHARDS
-    }
 
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.len()).sum()
@@ -47,7 +49,7 @@ impl WordCounts {
     }
 
     pub fn get(&self, piece: &[u8]) -> Option<&u64> {
-        self.shards[Self::shard_of(piece)].get(piece)
+        self.shards[shard_of(piece, SHARDS)].get(piece)
     }
 
     /// Add the counts of several chunks: each chunk's entries are sorted into shards (in parallel over chunks), then
@@ -58,7 +60,7 @@ impl WordCounts {
             .map(|part| {
                 let mut buckets: Vec<Vec<(&str, u64)>> = vec![Vec::new(); SHARDS];
                 for (piece, c) in part {
-                    buckets[Self::shard_of(piece.as_bytes())].push((piece, c));
+                    buckets[shard_of(piece.as_bytes(), SHARDS)].push((piece, c));
                 }
                 buckets
             })
@@ -175,9 +177,7 @@ unsafe impl Sync for Words {}
 const PAIR_SHARDS: usize = 16;
 
 fn pair_shard(q: Pair) -> usize {
-    let mut h = FxHasher::default();
-    q.hash(&mut h);
-    (h.finish() >> 32) as usize % PAIR_SHARDS
+    shard_of(&q, PAIR_SHARDS)
 }
 
 type PairIndex = Vec<FxHashMap<Pair, Vec<u32>>>;
