@@ -26,7 +26,8 @@ const HEAP_THRESHOLD: usize = 128;
 pub const MAX_ID_GAP: usize = 1 << 16;
 
 pub struct CoreBpe {
-    encoder: FxHashMap<Vec<u8>, Rank>,
+    /// The vocabulary, bytes -> rank, laid out for the hot path's lookups (see `Tokens`).
+    tokens: Tokens,
     /// `pair_key(rank(x), rank(y))` -> `rank(x ++ y)` for every pair of tokens whose concatenation is a token.
     pairs: FxHashMap<u64, Rank>,
     /// The rank of each single byte (all 256 are tokens: `new` checks).
@@ -74,7 +75,8 @@ impl CoreBpe {
         }
         let byte_rank = std::array::from_fn(|b| encoder[&[b as u8][..]]);
         let pairs = pair_table(&encoder);
-        Ok(CoreBpe { encoder, pairs, byte_rank, decoder, specials, splitter })
+        let tokens = Tokens::new(&encoder);
+        Ok(CoreBpe { tokens, pairs, byte_rank, decoder, specials, splitter })
     }
 
     /// The rank of the token `a ++ b` (a and b are token ranks), NONE if that is no token.
@@ -95,7 +97,7 @@ impl CoreBpe {
     /// Ids of one piece, appended to `out`.
     #[inline]
     pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<Rank>) {
-        if let Some(&r) = self.encoder.get(piece) {
+        if let Some(r) = self.tokens.get(piece) {
             out.push(r);
         } else if piece.is_empty() {
         } else if piece.len() <= HEAP_THRESHOLD {
@@ -191,7 +193,7 @@ impl CoreBpe {
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) {
         let mut cache: FxHashMap<&str, (usize, usize)> = FxHashMap::default();
         self.splitter.for_each(text, |piece| {
-            if let Some(&r) = self.encoder.get(piece.as_bytes()) {
+            if let Some(r) = self.tokens.get(piece.as_bytes()) {
                 out.push(r);
             } else if let Some(&(start, len)) = cache.get(piece) {
                 out.extend_from_within(start..start + len);
@@ -296,6 +298,55 @@ impl CoreBpe {
     }
 }
 
+/// The vocabulary as the encoder asks it "is this piece a token?", once per piece. Most pieces are short (" the"),
+/// so tokens of up to 8 bytes live in one table per length, keyed by their bytes packed into a u64: a lookup is one
+/// multiply and one probe of a table whose entries hold the key itself, where a `Vec<u8>` key costs hashing a slice,
+/// a pointer chase to the key's own allocation (a cache miss) and a memcmp. Longer tokens use the byte-slice map.
+struct Tokens {
+    short: [FxHashMap<u64, Rank>; SHORT + 1],
+    long: FxHashMap<Box<[u8]>, Rank>,
+}
+
+const SHORT: usize = 8;
+
+impl Tokens {
+    fn new(encoder: &FxHashMap<Vec<u8>, Rank>) -> Self {
+        let mut short: [FxHashMap<u64, Rank>; SHORT + 1] = Default::default();
+        let mut long = FxHashMap::default();
+        for (bytes, &rank) in encoder {
+            match bytes.len() {
+                n @ 1..=SHORT => short[n].insert(pack(bytes), rank),
+                _ => long.insert(bytes.clone().into_boxed_slice(), rank),
+            };
+        }
+        Tokens { short, long }
+    }
+
+    #[inline]
+    fn get(&self, piece: &[u8]) -> Option<Rank> {
+        match piece.len() {
+            0 => None,
+            n @ 1..=SHORT => self.short[n].get(&pack(piece)).copied(),
+            _ => self.long.get(piece).copied(),
+        }
+    }
+}
+
+/// 1-8 bytes as a little-endian u64 (the length is known, so no marker is needed), read as two possibly
+/// overlapping loads instead of a byte loop: e.g. 6 bytes = bytes 0..4 | bytes 2..6 shifted by 2 bytes.
+#[inline]
+fn pack(p: &[u8]) -> u64 {
+    let n = p.len();
+    debug_assert!((1..=8).contains(&n));
+    if n >= 4 {
+        let lo = u32::from_le_bytes(p[..4].try_into().unwrap()) as u64;
+        let hi = u32::from_le_bytes(p[n - 4..].try_into().unwrap()) as u64;
+        lo | hi << ((n - 4) * 8)
+    } else {
+        p[0] as u64 | (p[n / 2] as u64) << (n / 2 * 8) | (p[n - 1] as u64) << ((n - 1) * 8)
+    }
+}
+
 #[inline]
 fn pair_key(a: Rank, b: Rank) -> u64 {
     (a as u64) << 32 | b as u64
@@ -343,6 +394,45 @@ mod tests {
     }
 
     #[test]
+    fn packed_keys_are_the_bytes_little_endian() {
+        for n in 1..=8usize {
+            let bytes: Vec<u8> = (0..n as u8).map(|i| 0xa0 + i).collect();
+            let want = bytes.iter().rev().fold(0u64, |k, &b| k << 8 | b as u64);
+            assert_eq!(pack(&bytes), want, "{n} bytes");
+        }
+        assert_eq!(pack(&[0]), pack(&[0, 0]), "same u64, so a slot keeps the length too");
+    }
+
+    #[test]
+    fn token_table_answers_as_the_byte_map() {
+        // zero bytes ([0] and [0, 0] pack to the same u64), every length around SHORT, and many non-tokens
+        let mut encoder: FxHashMap<Vec<u8>, Rank> = (0..=255u8).map(|b| (vec![b], b as Rank)).collect();
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        for n in 2..=12 {
+            encoder.insert(vec![0; n], encoder.len() as Rank);
+            for _ in 0..3000 {
+                let t: Vec<u8> = (0..n).map(|_| b"\0abz\xff"[next() as usize % 5]).collect();
+                let r = encoder.len() as Rank;
+                encoder.entry(t).or_insert(r);
+            }
+        }
+        let tokens = Tokens::new(&encoder);
+        for (bytes, &rank) in &encoder {
+            assert_eq!(tokens.get(bytes), Some(rank), "{bytes:?}");
+        }
+        for n in 0..=14 {
+            for _ in 0..3000 {
+                let t: Vec<u8> = (0..n).map(|_| b"\0abzq\xff"[next() as usize % 6]).collect();
+                assert_eq!(tokens.get(&t), encoder.get(&t).copied(), "{t:?}");
+            }
+        }
+    }
+
+    #[test]
     fn lowest_rank_leftmost_first() {
         let bpe = toy();
         assert_eq!(bpe.encode_ordinary("aab"), vec![259]); // the whole piece is a token
@@ -366,17 +456,17 @@ mod tests {
     }
 
     /// tiktoken's rule on byte slices, written plainly: merge the leftmost lowest-ranked adjacent pair.
-    fn naive_merge(bpe: &CoreBpe, piece: &[u8]) -> Vec<Rank> {
+    fn naive_merge(encoder: &FxHashMap<Vec<u8>, Rank>, piece: &[u8]) -> Vec<Rank> {
         let mut parts: Vec<Vec<u8>> = piece.iter().map(|&b| vec![b]).collect();
         loop {
             let best = (0..parts.len().saturating_sub(1))
-                .filter_map(|i| bpe.encoder.get(&[&parts[i][..], &parts[i + 1][..]].concat()).map(|&r| (r, i)))
+                .filter_map(|i| encoder.get(&[&parts[i][..], &parts[i + 1][..]].concat()).map(|&r| (r, i)))
                 .min();
             let Some((_, i)) = best else { break };
             let right = parts.remove(i + 1);
             parts[i].extend(right);
         }
-        parts.iter().map(|p| bpe.encoder[p]).collect()
+        parts.iter().map(|p| encoder[p]).collect()
     }
 
     #[test]
@@ -386,6 +476,7 @@ mod tests {
         for (i, t) in ["bc", "ab", "abc", "ca", "cab", "bca", "abca", "aa", "aaa", "cc"].iter().enumerate() {
             ranks.push((t.as_bytes().to_vec(), 10 + i as Rank));
         }
+        let encoder: FxHashMap<Vec<u8>, Rank> = ranks.iter().cloned().collect();
         let bpe = CoreBpe::new(ranks, FxHashMap::default(), r"\w+|\s+|.").unwrap();
         let mut seed = 12345u64;
         for _ in 0..2000 {
@@ -396,7 +487,7 @@ mod tests {
                 .collect();
             let mut got = Vec::new();
             bpe.encode_piece(&piece, &mut got);
-            assert_eq!(got, naive_merge(&bpe, &piece), "{}", String::from_utf8_lossy(&piece));
+            assert_eq!(got, naive_merge(&encoder, &piece), "{}", String::from_utf8_lossy(&piece));
         }
     }
 
