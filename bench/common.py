@@ -25,13 +25,19 @@ if (ROOT.parent / "shared" / "tiktoken-cache").is_dir():
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared" / "tiktoken-cache"))
 
 
-def median_time(fn: Callable[[], object], runs: int = 3, warmup: int = 1) -> tuple[float, object]:
-    """(median seconds over `runs`, the last result) after `warmup` untimed calls."""
+def median_time(
+    fn: Callable[[], object], runs: int = 3, warmup: int = 1, before: Callable[[], object] | None = None
+) -> tuple[float, object]:
+    """(median seconds over `runs`, the last result) after `warmup` untimed calls; `before` (untimed) runs before
+    each timed call: bpe-rs passes Tokenizer.clear_cache, so every run is a first pass, not a replay of merges it
+    remembered from the previous run of the same text."""
     out = None
     for _ in range(warmup):
         out = fn()
     times = []
     for _ in range(runs):
+        if before is not None:
+            before()
         t = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t)

@@ -5,7 +5,9 @@
 //! scan per merge; long ones (a 1 MB run of one letter, say) a heap over a linked list, so time stays O(n log n).
 //!
 //! Every part of a piece being merged is a token, so the merge loop works on token ids: the rank of the pair (a, b)
-//! is looked up in a table keyed by the two ids (`pairs`), one integer hash instead of hashing a byte slice.
+//! is looked up in a table keyed by the two ids (`pairs`), one integer hash instead of hashing a byte slice. The
+//! whole-piece lookup packs short pieces into integers (`Tokens`), and the ids of merged pieces are remembered
+//! across texts and calls (cache.rs).
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use rayon::prelude::*;
@@ -13,6 +15,7 @@ use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::cache::{CachePool, Lease, PieceCache};
 use crate::error::{Error, Result};
 use crate::pretok::Splitter;
 
@@ -35,6 +38,8 @@ pub struct CoreBpe {
     decoder: Vec<Option<Box<[u8]>>>,
     specials: FxHashMap<String, Rank>,
     splitter: Splitter,
+    /// Merges remembered across texts and calls (cache.rs).
+    caches: CachePool,
 }
 
 impl CoreBpe {
@@ -76,13 +81,18 @@ impl CoreBpe {
         let byte_rank = std::array::from_fn(|b| encoder[&[b as u8][..]]);
         let pairs = pair_table(&encoder);
         let tokens = Tokens::new(&encoder);
-        Ok(CoreBpe { tokens, pairs, byte_rank, decoder, specials, splitter })
+        Ok(CoreBpe { tokens, pairs, byte_rank, decoder, specials, splitter, caches: CachePool::default() })
     }
 
     /// The rank of the token `a ++ b` (a and b are token ranks), NONE if that is no token.
     #[inline]
     fn pair_rank(&self, a: Rank, b: Rank) -> Rank {
         *self.pairs.get(&pair_key(a, b)).unwrap_or(&NONE)
+    }
+
+    /// The merge caches (cache.rs): `clear` them to free memory, or to time encoding as a first pass.
+    pub fn caches(&self) -> &CachePool {
+        &self.caches
     }
 
     pub fn n_vocab(&self) -> usize {
@@ -186,28 +196,21 @@ impl CoreBpe {
         }
     }
 
-    /// Encode text with no special-token handling.
-    ///
-    /// A piece that is not itself a token is merged once per call and remembered: the cache maps it to where its
-    /// ids already sit in `out`, so a repeat is a copy (rare words recur, and merging is the slow path).
-    pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) {
-        let mut cache: FxHashMap<&str, (usize, usize)> = FxHashMap::default();
+    /// Encode text with no special-token handling. A piece that is not itself a token goes through `cache`, which
+    /// merges it only the first time it sees it.
+    fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>, cache: &mut PieceCache) {
         self.splitter.for_each(text, |piece| {
-            if let Some(r) = self.tokens.get(piece.as_bytes()) {
-                out.push(r);
-            } else if let Some(&(start, len)) = cache.get(piece) {
-                out.extend_from_within(start..start + len);
-            } else {
-                let start = out.len();
-                self.encode_piece(piece.as_bytes(), out);
-                cache.insert(piece, (start, out.len() - start));
+            let piece = piece.as_bytes();
+            match self.tokens.get(piece) {
+                Some(r) => out.push(r),
+                None => cache.encode(piece, out, |p, out| self.encode_piece(p, out)),
             }
         });
     }
 
     pub fn encode_ordinary(&self, text: &str) -> Vec<Rank> {
         let mut out = Vec::with_capacity(text.len() / 4);
-        self.encode_ordinary_into(text, &mut out);
+        self.encode_with(text, None, &mut out);
         out
     }
 
@@ -230,26 +233,29 @@ impl CoreBpe {
 
     /// Encode text where the matcher's special tokens become their ids.
     pub fn encode_with(&self, text: &str, matcher: Option<&AhoCorasick>, out: &mut Vec<Rank>) {
-        let Some(ac) = matcher else { return self.encode_ordinary_into(text, out) };
+        self.encode_cached(text, matcher, out, &mut self.caches.lease().cache);
+    }
+
+    fn encode_cached(&self, text: &str, matcher: Option<&AhoCorasick>, out: &mut Vec<Rank>, cache: &mut PieceCache) {
+        let Some(ac) = matcher else { return self.encode_ordinary_into(text, out, cache) };
         let mut pos = 0;
         for m in ac.find_iter(text) {
-            self.encode_ordinary_into(&text[pos..m.start()], out);
+            self.encode_ordinary_into(&text[pos..m.start()], out, cache);
             out.push(self.specials[&text[m.start()..m.end()]]);
             pos = m.end();
         }
-        self.encode_ordinary_into(&text[pos..], out);
+        self.encode_ordinary_into(&text[pos..], out, cache);
     }
 
-    /// Encode many texts in parallel (rayon), each exactly as `encode_with` would.
+    /// Encode many texts in parallel (rayon), each exactly as `encode_with` would; a worker leases one cache.
     pub fn encode_batch(&self, texts: &[String], matcher: Option<&AhoCorasick>) -> Vec<Vec<Rank>> {
-        texts
-            .par_iter()
-            .map(|t| {
-                let mut out = Vec::with_capacity(t.len() / 4);
-                self.encode_with(t, matcher, &mut out);
-                out
-            })
-            .collect()
+        texts.par_iter().map_init(|| self.caches.lease(), |lease, t| self.encode_one(t, matcher, lease)).collect()
+    }
+
+    fn encode_one(&self, text: &str, matcher: Option<&AhoCorasick>, lease: &mut Lease) -> Vec<Rank> {
+        let mut out = Vec::with_capacity(text.len() / 4);
+        self.encode_cached(text, matcher, &mut out, &mut lease.cache);
+        out
     }
 
     /// Encode many texts in parallel (as `encode_batch`) into one buffer: text i's ids are
@@ -277,11 +283,7 @@ impl CoreBpe {
         let bounds = crate::chunk::chunk_bounds(text.as_bytes(), n_chunks, &specials);
         let parts: Vec<Vec<Rank>> = bounds
             .par_windows(2)
-            .map(|w| {
-                let mut out = Vec::with_capacity((w[1] - w[0]) / 4);
-                self.encode_with(&text[w[0]..w[1]], matcher, &mut out);
-                out
-            })
+            .map_init(|| self.caches.lease(), |lease, w| self.encode_one(&text[w[0]..w[1]], matcher, lease))
             .collect();
         parts.concat()
     }
@@ -489,6 +491,28 @@ mod tests {
             bpe.encode_piece(&piece, &mut got);
             assert_eq!(got, naive_merge(&encoder, &piece), "{}", String::from_utf8_lossy(&piece));
         }
+    }
+
+    #[test]
+    fn remembered_merges_equal_fresh_ones() {
+        // Texts share non-token pieces ("aaab", "abab"); the oracle merges every piece, remembering nothing.
+        let texts: Vec<String> =
+            ["aaab abab aaaaa", "abab aaab", "aaaaa aaab b", "abab"].iter().map(|s| s.repeat(40)).collect();
+        let bpe = toy();
+        let uncached = |t: &str| {
+            let mut out = Vec::new();
+            bpe.splitter.for_each(t, |p| bpe.encode_piece(p.as_bytes(), &mut out));
+            out
+        };
+        let fresh: Vec<Vec<Rank>> = texts.iter().map(|t| uncached(t)).collect();
+        for _ in 0..2 {
+            assert_eq!(texts.iter().map(|t| bpe.encode_ordinary(t)).collect::<Vec<_>>(), fresh);
+            assert_eq!(bpe.encode_batch(&texts, None), fresh);
+        }
+        assert!(bpe.caches().pieces() >= 3, "the pieces were remembered");
+        bpe.caches().clear();
+        assert_eq!(bpe.caches().pieces(), 0);
+        assert_eq!(bpe.encode_ordinary(&texts[0]), fresh[0]);
     }
 
     #[test]

@@ -142,6 +142,17 @@ impl Encoder {
         self.core.splitter_name()
     }
 
+    /// Forget the merges remembered across calls (memory, or timing a first pass over new text).
+    fn clear_cache(&self) {
+        self.core.caches().clear();
+    }
+
+    /// How many pieces' merges are remembered across calls.
+    #[getter]
+    fn cached_pieces(&self) -> usize {
+        self.core.caches().pieces()
+    }
+
     #[getter]
     fn n_vocab(&self) -> usize {
         self.core.n_vocab()
@@ -292,6 +303,7 @@ fn bpe_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("GPT2_PATTERN", pretok::GPT2_PATTERN)?;
     m.add("CL100K_PATTERN", pretok::CL100K_PATTERN)?;
     m.add("O200K_PATTERN", pretok::O200K_PATTERN)?;
+    m.add("MAX_CACHED_PIECES", crate::cache::MAX_PIECES)?;
     m.add_function(wrap_pyfunction!(pretokenize, m)?)?;
     m.add_function(wrap_pyfunction!(train_merges, m)?)?;
     Ok(())

@@ -192,6 +192,20 @@ class Tokenizer:
     def special_tokens_set(self) -> set[str]:
         return set(self.special_tokens)
 
+    @property
+    def cached_pieces(self) -> int:
+        """Pieces (pre-tokens that are no single token) whose merges the Rust engine remembers across calls.
+
+        Merging is the slow path and such pieces recur from document to document, so the engine keeps their ids:
+        at most bpe_rs.MAX_CACHED_PIECES per thread, forgotten all at once when full. The Python backend keeps none.
+        """
+        return self._engine.cached_pieces if self._engine is not None else 0
+
+    def clear_cache(self) -> None:
+        """Forget the remembered merges: to free their memory, or to time encoding as a first pass over a text."""
+        if self._engine is not None:
+            self._engine.clear_cache()
+
     def token_bytes(self, token: int) -> bytes:
         """The bytes of one token id (decode_single_token_bytes in tiktoken)."""
         try:
