@@ -39,6 +39,22 @@ fn shard_of<K: Hash + ?Sized>(key: &K, shards: usize) -> usize {
 }
 
 impl WordCounts {
+    /// Every pre-token as a word of byte ids, with its count, converted shard by shard on all cores; the order is
+    /// the shards' and, within one, the map's (any order gives the same merges).
+    fn into_words(self) -> (Vec<Vec<u32>>, Vec<i64>) {
+        let parts: Vec<(Vec<Vec<u32>>, Vec<i64>)> = self
+            .shards
+            .into_par_iter()
+            .map(|shard| shard.into_iter().map(|(w, c)| (w.iter().map(|&b| b as u32).collect(), c as i64)).unzip())
+            .collect();
+        let n = parts.iter().map(|p| p.0.len()).sum();
+        let (mut words, mut freqs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for (w, f) in parts {
+            words.extend(w);
+            freqs.extend(f);
+        }
+        (words, freqs)
+    }
 
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.len()).sum()
@@ -75,14 +91,6 @@ impl WordCounts {
                 }
             }
         });
-    }
-}
-
-impl IntoIterator for WordCounts {
-    type Item = (Vec<u8>, u64);
-    type IntoIter = std::iter::Flatten<std::vec::IntoIter<FxHashMap<Vec<u8>, u64>>>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.shards.into_iter().flatten()
     }
 }
 
@@ -193,45 +201,33 @@ struct Update {
 impl Update {
     /// Merge `pair` into `id` in the words `ids` (distinct indices). Only pairs that touch a merge change: an old
     /// pair with a merged position counts -freq, a new pair with the new token +freq; every other pair of the word
-    /// is the same before and after (the new token never occurred before), so it is not looked at.
+    /// is the same before and after (the new token never occurred before), so it is not looked at. A word shrinks
+    /// in place: no allocation, and no freeing on this thread of memory another thread allocated.
     fn of(ids: &[u32], words: Words, freqs: &[i64], pair: Pair, id: u32) -> Update {
         let mut u = Update { delta: FxHashMap::default(), fresh: vec![Vec::new(); PAIR_SHARDS] };
         let mut merged: Vec<bool> = Vec::new(); // merged[i]: old position i is part of an occurrence of `pair`
         for &w in ids {
             // SAFETY: `ids` are distinct word indices (see `Words`), in bounds.
-            let slot = unsafe { &mut *words.0.add(w as usize) };
-            let old = &*slot;
+            let word = unsafe { &mut *words.0.add(w as usize) };
             merged.clear();
-            merged.resize(old.len(), false);
-            let mut new = Vec::with_capacity(old.len());
-            let mut i = 0;
-            while i < old.len() {
-                if i + 1 < old.len() && old[i] == pair.0 && old[i + 1] == pair.1 {
-                    (merged[i], merged[i + 1]) = (true, true);
-                    new.push(id);
-                    i += 2;
-                } else {
-                    new.push(old[i]);
-                    i += 1;
-                }
-            }
-            if new.len() == old.len() {
+            merged.resize(word.len(), false);
+            if !mark_occurrences(word, pair, &mut merged) {
                 continue; // stale index entry: the word lost this pair to an earlier merge
             }
             let f = freqs[w as usize];
-            for j in 0..old.len() - 1 {
+            for j in 0..word.len() - 1 {
                 if merged[j] || merged[j + 1] {
-                    *u.delta.entry((old[j], old[j + 1])).or_insert(0) -= f;
+                    *u.delta.entry((word[j], word[j + 1])).or_insert(0) -= f;
                 }
             }
-            for p in new.windows(2) {
+            replace_occurrences(word, pair, id);
+            for p in word.windows(2) {
                 if p[0] == id || p[1] == id {
                     let q = (p[0], p[1]);
                     *u.delta.entry(q).or_insert(0) += f;
                     u.fresh[pair_shard(q)].push((q, w)); // only pairs with the new token are new in the index
                 }
             }
-            *slot = new; // the old word is freed here, on this thread
         }
         u
     }
@@ -252,6 +248,38 @@ impl Update {
         }
         self
     }
+}
+
+/// Mark the positions of `pair`'s occurrences in `word`, left to right without overlap (as `replace_occurrences`
+/// merges them); false if there are none.
+fn mark_occurrences(word: &[u32], pair: Pair, merged: &mut [bool]) -> bool {
+    let (mut i, mut any) = (0, false);
+    while i + 1 < word.len() {
+        if word[i] == pair.0 && word[i + 1] == pair.1 {
+            (merged[i], merged[i + 1], any) = (true, true, true);
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    any
+}
+
+/// Replace each occurrence of `pair` (left to right, no overlap) by `id`, in place: the write position never passes
+/// the read position, so nothing is overwritten before it is read.
+fn replace_occurrences(word: &mut Vec<u32>, pair: Pair, id: u32) {
+    let (mut read, mut write) = (0, 0);
+    while read < word.len() {
+        if read + 1 < word.len() && word[read] == pair.0 && word[read + 1] == pair.1 {
+            word[write] = id;
+            read += 2;
+        } else {
+            word[write] = word[read];
+            read += 1;
+        }
+        write += 1;
+    }
+    word.truncate(write);
 }
 
 /// Below this many words a merge is updated on one core: splitting the work would cost more than it saves.
@@ -297,8 +325,7 @@ fn index_pairs(words: &[Vec<u32>], freqs: &[i64]) -> (FxHashMap<Pair, i64>, Pair
 /// Learn `num_merges` merges from unique pre-tokens and their counts. Each merge updates only the words that hold
 /// the pair (found through `where_`); a merge that touches many words is updated on all cores.
 pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn FnMut(&str, usize, usize)) -> Vec<Pair> {
-    let (mut words, freqs): (Vec<Vec<u32>>, Vec<i64>) =
-        counts.into_iter().map(|(w, c)| (w.iter().map(|&b| b as u32).collect(), c as i64)).unzip();
+    let (mut words, freqs) = counts.into_words();
     let (mut pair_counts, mut where_) = index_pairs(&words, &freqs);
     let mut vocab: Vec<Rc<[u8]>> = (0..=255u8).map(|b| Rc::from(vec![b])).collect();
     let candidate = |pair: Pair, count: i64, vocab: &Vec<Rc<[u8]>>| Candidate {
@@ -382,6 +409,17 @@ mod tests {
         let s = Splitter::new(r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s").unwrap();
         count_text(text, &s, &["<|endoftext|>".to_string()], &mut total);
         total
+    }
+
+    #[test]
+    fn occurrences_merge_left_to_right_without_overlap() {
+        let mut word = vec![1, 1, 1, 2, 1, 1];
+        let mut merged = vec![false; word.len()];
+        assert!(mark_occurrences(&word, (1, 1), &mut merged));
+        assert_eq!(merged, [true, true, false, false, true, true]);
+        replace_occurrences(&mut word, (1, 1), 9);
+        assert_eq!(word, [9, 1, 2, 9]);
+        assert!(!mark_occurrences(&word, (2, 1), &mut [false; 4]));
     }
 
     #[test]
