@@ -47,6 +47,9 @@ impl PieceCache {
     /// Append the ids of `piece` to `out`: remembered ones are copied, others made by `merge` and remembered.
     #[inline]
     pub fn encode(&mut self, piece: &[u8], out: &mut Vec<Rank>, merge: impl FnOnce(&[u8], &mut Vec<Rank>)) {
+        if piece.len() > MAX_PIECE_BYTES {
+            return merge(piece, out); // not even hashed: a 1 MB piece would be read once more for nothing
+        }
         let hash = FxBuildHasher.hash_one(piece);
         let found = self.by_hash.get(&hash).copied();
         if let Some(e) = found {
@@ -57,7 +60,7 @@ impl PieceCache {
         }
         let start = out.len();
         merge(piece, out);
-        if found.is_some() || piece.len() > MAX_PIECE_BYTES {
+        if found.is_some() {
             return;
         }
         if self.by_hash.len() >= self.limit {
