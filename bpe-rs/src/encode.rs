@@ -111,9 +111,15 @@ impl CoreBpe {
     /// Ids of one piece, appended to `out`.
     #[inline]
     pub fn encode_piece(&self, piece: &[u8], out: &mut Vec<Rank>) {
-        if let Some(r) = self.tokens.get(piece) {
-            out.push(r);
-        } else if piece.is_empty() {
+        match self.tokens.get(piece) {
+            Some(r) => out.push(r),
+            None => self.merge(piece, out),
+        }
+    }
+
+    /// Ids of a piece that is no token as a whole, merged from its bytes.
+    fn merge(&self, piece: &[u8], out: &mut Vec<Rank>) {
+        if piece.is_empty() {
         } else if piece.len() <= HEAP_THRESHOLD {
             self.merge_linear(piece, out);
         } else {
@@ -208,7 +214,7 @@ impl CoreBpe {
             let piece = piece.as_bytes();
             match self.tokens.get(piece) {
                 Some(r) => out.push(r),
-                None => cache.encode(piece, out, |p, out| self.encode_piece(p, out)),
+                None => cache.encode(piece, out, |p, out| self.merge(p, out)), // whole-token check done
             }
         });
     }
@@ -407,7 +413,7 @@ mod tests {
             let want = bytes.iter().rev().fold(0u64, |k, &b| k << 8 | b as u64);
             assert_eq!(pack(&bytes), want, "{n} bytes");
         }
-        assert_eq!(pack(&[0]), pack(&[0, 0]), "same u64, so a slot keeps the length too");
+        assert_eq!(pack(&[0]), pack(&[0, 0]), "same u64, so each length has its own table");
     }
 
     #[test]
