@@ -4,6 +4,7 @@
 //! The Python bindings live in `py.rs` (feature `python`, turned on by maturin): the only file that knows pyo3,
 //! and the one place where `error::Error` becomes a Python exception.
 
+mod backtrack;
 pub mod cache;
 pub mod chunk;
 pub mod encode;

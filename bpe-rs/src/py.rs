@@ -153,6 +153,12 @@ impl Encoder {
         self.core.caches().pieces()
     }
 
+    /// How pieces that are no token are merged: "backtracking" (backtrack.rs) or "rank by rank".
+    #[getter]
+    fn merge_algorithm(&self) -> &'static str {
+        if self.core.backtracks() { "backtracking" } else { "rank by rank" }
+    }
+
     #[getter]
     fn n_vocab(&self) -> usize {
         self.core.n_vocab()

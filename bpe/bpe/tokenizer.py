@@ -201,6 +201,13 @@ class Tokenizer:
         """
         return self._engine.cached_pieces if self._engine is not None else 0
 
+    @property
+    def merge_algorithm(self) -> str:
+        """How the engine merges a piece that is no single token: "backtracking" (bpe-rs/src/backtrack.rs; any
+        vocabulary whose tokens each encode to themselves and outrank their parts, as trained ones do), "rank by rank"
+        (tiktoken's loop, in Rust) or "python" (the reference backend)."""
+        return self._engine.merge_algorithm if self._engine is not None else "python"
+
     def clear_cache(self) -> None:
         """Forget the remembered merges: to free their memory, or to time encoding as a first pass over a text."""
         if self._engine is not None:

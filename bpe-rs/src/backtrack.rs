@@ -1,0 +1,167 @@
+//! Backtracking BPE: a piece's merges found left to right, without merging.
+//!
+//! The algorithm of GitHub's `bpe` crate (rust-gems; the one quicktok and bpe-openai use), over our ranks. BPE's
+//! output for a piece is the one sequence of tokens that covers it and in which every adjacent pair is *valid*: the
+//! two tokens' bytes, merged alone, stay exactly those two tokens. So: take the longest token the rest of the piece
+//! starts with; if it is not valid next to the previous token (or leads to a dead end, remembered per position),
+//! try the next shorter token that is a prefix of it; if none is left, take the previous token back. Worked example
+//! (gpt2 ranks): "abcd" is no token; the longest prefix token is "abc", then "d": is ("abc", "d") valid? Only if no
+//! merge across their boundary ("c" + "d" = "cd", say) ranks below the merges that built "abc"; if one does, "abc"
+//! gives way to "ab", then "cd" follows.
+//!
+//! Validity is decided by undoing merges: the pair (x, y) is invalid when x ++ y is a token ranked below every merge
+//! still to undo; otherwise the higher-ranked of the two (the later merge) splits into the two tokens it was made of,
+//! and its inner half meets the other token across the boundary. `split` records how each token is made. The answer
+//! equals the rank-by-rank merge only when every token encodes to itself and is made from tokens ranked below it (as
+//! a trainer's merges are: each new token outranks its parts), so `Backtrack::new` checks both and returns None
+//! otherwise (the encoder then merges rank by rank, as before). Time per piece is about linear, against the
+//! quadratic scan.
+
+use daachorse::{DoubleArrayAhoCorasick, DoubleArrayAhoCorasickBuilder, MatchKind};
+
+use crate::encode::Rank;
+
+const NONE: Rank = Rank::MAX;
+
+pub struct Backtrack {
+    /// Finds the longest token the text starts with (every single byte is one, so there is always a match).
+    longest: DoubleArrayAhoCorasick<Rank>,
+    /// By rank: the byte length of the token (0 for ranks no token has).
+    len: Vec<u32>,
+    /// By rank: the longest token that is a proper prefix of this one, or NONE.
+    shorter: Vec<Rank>,
+    /// By rank: the two tokens BPE merged last to make this one; (r, r) for a token never made by a merge.
+    split: Vec<(Rank, Rank)>,
+}
+
+impl Backtrack {
+    /// `tokens[rank]` holds the bytes of the token with that rank; `get` finds a token's rank by its bytes, `pair`
+    /// the rank of the token x ++ y (NONE if none), `merge` a piece's ids by the rank-by-rank merge (to check that
+    /// every token encodes to itself). None when some token does not, or is made from a token ranked above it, or the
+    /// automaton cannot be built.
+    pub fn new(
+        tokens: &[Option<&[u8]>], get: impl Fn(&[u8]) -> Option<Rank>, pair: impl Fn(Rank, Rank) -> Rank,
+        merge: impl Fn(&[u8]) -> Vec<Rank>,
+    ) -> Option<Self> {
+        let reachable = tokens.iter().enumerate().all(|(rank, t)| match t {
+            Some(t) if t.len() > 1 => merge(t) == [rank as Rank],
+            _ => true,
+        });
+        if !reachable {
+            return None;
+        }
+        let patterns = tokens.iter().enumerate().filter_map(|(rank, t)| t.map(|t| (t, rank as Rank)));
+        let longest = DoubleArrayAhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build_with_values(patterns)
+            .ok()?;
+        let len: Vec<u32> = tokens.iter().map(|t| t.map_or(0, |t| t.len() as u32)).collect();
+        let shorter: Vec<Rank> = tokens
+            .iter()
+            .map(|t| match t {
+                Some(t) => (1..t.len()).rev().find_map(|k| get(&t[..k])).unwrap_or(NONE),
+                None => NONE,
+            })
+            .collect();
+        let mut bt = Backtrack { longest, len, shorter, split: Vec::with_capacity(tokens.len()) };
+        for (rank, t) in tokens.iter().enumerate() {
+            let rank = rank as Rank;
+            let made = t.and_then(|t| bt.last_merge(rank, t, &get, &pair));
+            match made {
+                Some(parts) => bt.split.push(parts),
+                None if bt.len[rank as usize] > 1 => return None, // made from a token ranked above it
+                None => bt.split.push((rank, rank)),
+            }
+        }
+        Some(bt)
+    }
+
+    /// The pair of tokens (both ranked below `rank`) that BPE merges last to make `token`: the valid split, tried
+    /// from the longest prefix down.
+    fn last_merge(
+        &self, rank: Rank, token: &[u8], get: &impl Fn(&[u8]) -> Option<Rank>, pair: &impl Fn(Rank, Rank) -> Rank,
+    ) -> Option<(Rank, Rank)> {
+        let mut left = self.shorter[rank as usize];
+        while left != NONE {
+            if let Some(right) = get(&token[self.len[left as usize] as usize..]) {
+                if left < rank && right < rank && self.valid(left, right, rank, pair) {
+                    return Some((left, right));
+                }
+            }
+            left = self.shorter[left as usize];
+        }
+        None
+    }
+
+    /// Would x's and y's bytes, side by side, merge (with merges ranked below `limit`) into exactly x and y?
+    #[inline]
+    fn valid(&self, mut x: Rank, mut y: Rank, mut limit: Rank, pair: impl Fn(Rank, Rank) -> Rank) -> bool {
+        loop {
+            if pair(x, y) < limit {
+                return false; // BPE would merge across the boundary before x and y are complete
+            }
+            // Undo the later of the two merges; the half next to the boundary meets the other token.
+            if x > y {
+                limit = x;
+                x = self.split[x as usize].1;
+                if x == limit {
+                    limit = y + 1;
+                    y = self.split[y as usize].0;
+                    if y + 1 == limit {
+                        return true; // both are single bytes (or unmade tokens): nothing left to undo
+                    }
+                }
+            } else {
+                limit = y + 1;
+                y = self.split[y as usize].0;
+                if y + 1 == limit {
+                    limit = x;
+                    x = self.split[x as usize].1;
+                    if x == limit {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ids of `piece` (at most 127 bytes, no token as a whole), appended to `out`. One bit per position says whether
+    /// a token may still end there; a position that led to a dead end is cleared, so no path is tried twice.
+    pub fn encode(&self, piece: &[u8], out: &mut Vec<Rank>, pair: impl Fn(Rank, Rank) -> Rank + Copy) {
+        debug_assert!(piece.len() < 128);
+        let start = out.len();
+        let mut open: u128 = !0;
+        let mut pos = 0;
+        let mut next = self.longest_at(piece);
+        while pos < piece.len() {
+            let mut token = next;
+            let last = if out.len() > start { Some(out[out.len() - 1]) } else { None };
+            loop {
+                let end = pos + self.len[token as usize] as usize;
+                if (end == piece.len() || open >> end & 1 == 1) && last.is_none_or(|l| self.valid(l, token, NONE, pair))
+                {
+                    out.push(token);
+                    pos = end;
+                    if pos < piece.len() {
+                        next = self.longest_at(&piece[pos..]);
+                    }
+                    break;
+                }
+                token = self.shorter[token as usize];
+                if token == NONE {
+                    let last = last.expect("a single byte always fits at the piece's start");
+                    open &= !(1u128 << pos);
+                    out.pop();
+                    pos -= self.len[last as usize] as usize;
+                    next = last;
+                    break;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn longest_at(&self, text: &[u8]) -> Rank {
+        self.longest.leftmost_find_iter(text).next().map(|m| m.value()).expect("every byte is a token")
+    }
+}
