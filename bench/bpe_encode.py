@@ -4,7 +4,8 @@
     python bench/bpe_encode.py --full     # also the whole 73 MB Gutenberg corpus
     python bench/bpe_encode.py --encodings o200k_base --runs 5
 
-Same machine, same run, same text, same thread count; median of --runs. Before timing, every encoder's output is
+Same machine, same run, same text, same thread count; median of --runs rounds, each of which times every encoder of a
+setting once, in rotating order (a slow minute on a shared VM slows all alike). Before timing, every encoder's output is
 asserted equal to tiktoken's. Three modes: "whole text, 1 thread" encodes the corpus as one string; "8 KB documents,
 1 thread" makes one call per piece of about 8 KB (the per-call cost matters); "batch, all cores" encodes a list of
 pieces of at most 64 KB (its documents, split on <|endoftext|>, cut at line ends) in parallel. bpe-openai refuses
@@ -18,13 +19,14 @@ before every timed run, so each run is a first pass over the text, not a replay 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import sys
 import tempfile
 from collections.abc import Callable
 
-from common import corpus_slice, machine, markdown_table, median_time, plot_bpe, save_results
+from common import corpus_slice, interleaved_medians, machine, markdown_table, median_time, plot_bpe, save_results
 
 EOT = "<|endoftext|>"
 TEN_MB = 10 * 1024 * 1024
@@ -44,6 +46,11 @@ def batch_pieces(text: str, size: int = PIECE_CHARS) -> list[str]:
             piece += line
         pieces.append(piece)
     return pieces
+
+
+def map_list(fn: Callable, items: list) -> list:
+    """[fn(x) for x in items]: one call per document."""
+    return [fn(x) for x in items]
 
 
 def flat_to_lists(ids, offsets) -> list[list[int]]:
@@ -120,26 +127,33 @@ def bench_corpus(label: str, text: str, name: str, runs: int, threads: int, pyth
     want, want_batch = tik["one"](text), tik["batch"](batch_docs)
     want_small = [tik["one"](d) for d in small_docs]
 
-    def timed(enc: str, setting: str, fn: Callable, check: Callable[[object], bool]) -> None:
-        assert check(fn()), f"{enc} ({setting}) ids differ from tiktoken's on {label}"
-        secs, _ = median_time(fn, runs, before=encs[enc].get("reset"))
-        rows.append({"encoder": enc, "setting": f"{name}, {setting}", "corpus": label, "mb_per_s": nbytes / secs / 1e6})
-        print(rows[-1], file=sys.stderr)
-
     def same_batch(out) -> bool:
         return (flat_to_lists(*out) if isinstance(out, tuple) else out) == want_batch
 
+    # setting -> {encoder: (encode, check)}: every encoder of a setting is checked, then timed in the same rounds
+    cases: dict[str, dict[str, tuple[Callable, Callable]]] = {}
     for enc, api in encs.items():
         one, doc = api.get("one"), api.get("doc", api.get("one"))
-        # (timed() calls each lambda before the loop moves on, so binding the loop variables late is fine)
         if one:
-            timed(enc, "whole text, 1 thread", lambda: one(text), lambda ids: ids == want)  # noqa: B023
+            cases.setdefault("whole text, 1 thread", {})[enc] = (functools.partial(one, text), lambda ids: ids == want)
         if doc:
-            every_doc = lambda: [doc(d) for d in small_docs]  # noqa: B023, E731
-            timed(enc, "8 KB documents, 1 thread", every_doc, lambda ids: ids == want_small)
-        timed(enc, "batch, all cores", lambda: api["batch"](batch_docs), same_batch)  # noqa: B023
+            every_doc = functools.partial(map_list, doc, small_docs)
+            cases.setdefault("8 KB documents, 1 thread", {})[enc] = (every_doc, lambda ids: ids == want_small)
+        cases.setdefault("batch, all cores", {})[enc] = (functools.partial(api["batch"], batch_docs), same_batch)
         if "decode" in api:
-            timed(enc, "decode", lambda: api["decode"](want), lambda b: b == text.encode("utf-8"))  # noqa: B023
+            cases.setdefault("decode", {})[enc] = (functools.partial(api["decode"], want), lambda b: b == text.encode())
+    secs = {}
+    for setting, found in cases.items():
+        for enc, (fn, check) in found.items():
+            assert check(fn()), f"{enc} ({setting}) ids differ from tiktoken's on {label}"
+        timed = {enc: (fn, encs[enc].get("reset")) for enc, (fn, _) in found.items()}
+        secs.update({(enc, setting): s for enc, s in interleaved_medians(timed, runs).items()})
+    for enc in encs:  # rows in the order of the tables: by encoder, then setting
+        for setting in cases:
+            if (enc, setting) in secs:
+                row = {"encoder": enc, "setting": f"{name}, {setting}", "corpus": label}
+                rows.append(row | {"mb_per_s": nbytes / secs[enc, setting] / 1e6})
+                print(rows[-1], file=sys.stderr)
     if python_ref:
         from bpe import Tokenizer
 
