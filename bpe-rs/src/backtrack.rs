@@ -26,11 +26,16 @@ const NONE: Rank = Rank::MAX;
 pub struct Backtrack {
     /// Finds the longest token the text starts with (every single byte is one, so there is always a match).
     longest: DoubleArrayAhoCorasick<Rank>,
-    /// By rank: the byte length of the token (0 for ranks no token has).
+    tree: MergeTree,
+}
+
+/// How each token is made, by rank, and the validity check that undoes merges.
+struct MergeTree {
+    /// The byte length of the token (0 for ranks no token has).
     len: Vec<u32>,
-    /// By rank: the longest token that is a proper prefix of this one, or NONE.
+    /// The longest token that is a proper prefix of this one, or NONE.
     shorter: Vec<Rank>,
-    /// By rank: the two tokens BPE merged last to make this one; (r, r) for a token never made by a merge.
+    /// The two tokens BPE merged last to make this one; (r, r) for a token never made by a merge.
     split: Vec<(Rank, Rank)>,
 }
 
@@ -43,6 +48,65 @@ impl Backtrack {
         tokens: &[Option<&[u8]>], get: impl Fn(&[u8]) -> Option<Rank>, pair: impl Fn(Rank, Rank) -> Rank,
         merge: impl Fn(&[u8]) -> Vec<Rank>,
     ) -> Option<Self> {
+        // The automaton is most of the ~0.25 s (o200k_base), so a thread of its own builds it meanwhile. A plain
+        // thread: a rayon worker could steal a job that waits for this very build (see `CoreBpe::backtrack`).
+        std::thread::scope(|scope| {
+            let longest = scope.spawn(|| {
+                let patterns = tokens.iter().enumerate().filter_map(|(rank, t)| t.map(|t| (t, rank as Rank)));
+                DoubleArrayAhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).build_with_values(patterns)
+            });
+            let tree = MergeTree::new(tokens, get, pair, merge);
+            let longest = longest.join().ok()?.ok()?;
+            Some(Backtrack { longest, tree: tree? })
+        })
+    }
+
+    /// Ids of `piece` (at most 127 bytes, no token as a whole), appended to `out`. One bit per position says whether
+    /// a token may still end there; a position that led to a dead end is cleared, so no path is tried twice.
+    pub fn encode(&self, piece: &[u8], out: &mut Vec<Rank>, pair: impl Fn(Rank, Rank) -> Rank + Copy) {
+        debug_assert!(piece.len() < 128);
+        let start = out.len();
+        let mut open: u128 = !0;
+        let mut pos = 0;
+        let mut next = self.longest_at(piece);
+        while pos < piece.len() {
+            let mut token = next;
+            let last = if out.len() > start { Some(out[out.len() - 1]) } else { None };
+            loop {
+                let end = pos + self.tree.len[token as usize] as usize;
+                let open_end = end == piece.len() || open >> end & 1 == 1;
+                if open_end && last.is_none_or(|l| self.tree.valid(l, token, NONE, pair)) {
+                    out.push(token);
+                    pos = end;
+                    if pos < piece.len() {
+                        next = self.longest_at(&piece[pos..]);
+                    }
+                    break;
+                }
+                token = self.tree.shorter[token as usize];
+                if token == NONE {
+                    let last = last.expect("a single byte always fits at the piece's start");
+                    open &= !(1u128 << pos);
+                    out.pop();
+                    pos -= self.tree.len[last as usize] as usize;
+                    next = last;
+                    break;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn longest_at(&self, text: &[u8]) -> Rank {
+        self.longest.leftmost_find_iter(text).next().map(|m| m.value()).expect("every byte is a token")
+    }
+}
+
+impl MergeTree {
+    fn new(
+        tokens: &[Option<&[u8]>], get: impl Fn(&[u8]) -> Option<Rank>, pair: impl Fn(Rank, Rank) -> Rank,
+        merge: impl Fn(&[u8]) -> Vec<Rank>,
+    ) -> Option<Self> {
         let reachable = tokens.iter().enumerate().all(|(rank, t)| match t {
             Some(t) if t.len() > 1 => merge(t) == [rank as Rank],
             _ => true,
@@ -50,11 +114,6 @@ impl Backtrack {
         if !reachable {
             return None;
         }
-        let patterns = tokens.iter().enumerate().filter_map(|(rank, t)| t.map(|t| (t, rank as Rank)));
-        let longest = DoubleArrayAhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build_with_values(patterns)
-            .ok()?;
         let len: Vec<u32> = tokens.iter().map(|t| t.map_or(0, |t| t.len() as u32)).collect();
         let shorter: Vec<Rank> = tokens
             .iter()
@@ -63,17 +122,16 @@ impl Backtrack {
                 None => NONE,
             })
             .collect();
-        let mut bt = Backtrack { longest, len, shorter, split: Vec::with_capacity(tokens.len()) };
+        let mut tree = MergeTree { len, shorter, split: Vec::with_capacity(tokens.len()) };
         for (rank, t) in tokens.iter().enumerate() {
             let rank = rank as Rank;
-            let made = t.and_then(|t| bt.last_merge(rank, t, &get, &pair));
-            match made {
-                Some(parts) => bt.split.push(parts),
-                None if bt.len[rank as usize] > 1 => return None, // made from a token ranked above it
-                None => bt.split.push((rank, rank)),
+            match t.and_then(|t| tree.last_merge(rank, t, &get, &pair)) {
+                Some(parts) => tree.split.push(parts),
+                None if tree.len[rank as usize] > 1 => return None, // made from a token ranked above it
+                None => tree.split.push((rank, rank)),
             }
         }
-        Some(bt)
+        Some(tree)
     }
 
     /// The pair of tokens (both ranked below `rank`) that BPE merges last to make `token`: the valid split, tried
@@ -123,45 +181,5 @@ impl Backtrack {
                 }
             }
         }
-    }
-
-    /// Ids of `piece` (at most 127 bytes, no token as a whole), appended to `out`. One bit per position says whether
-    /// a token may still end there; a position that led to a dead end is cleared, so no path is tried twice.
-    pub fn encode(&self, piece: &[u8], out: &mut Vec<Rank>, pair: impl Fn(Rank, Rank) -> Rank + Copy) {
-        debug_assert!(piece.len() < 128);
-        let start = out.len();
-        let mut open: u128 = !0;
-        let mut pos = 0;
-        let mut next = self.longest_at(piece);
-        while pos < piece.len() {
-            let mut token = next;
-            let last = if out.len() > start { Some(out[out.len() - 1]) } else { None };
-            loop {
-                let end = pos + self.len[token as usize] as usize;
-                if (end == piece.len() || open >> end & 1 == 1) && last.is_none_or(|l| self.valid(l, token, NONE, pair))
-                {
-                    out.push(token);
-                    pos = end;
-                    if pos < piece.len() {
-                        next = self.longest_at(&piece[pos..]);
-                    }
-                    break;
-                }
-                token = self.shorter[token as usize];
-                if token == NONE {
-                    let last = last.expect("a single byte always fits at the piece's start");
-                    open &= !(1u128 << pos);
-                    out.pop();
-                    pos -= self.len[last as usize] as usize;
-                    next = last;
-                    break;
-                }
-            }
-        }
-    }
-
-    #[inline]
-    fn longest_at(&self, text: &[u8]) -> Rank {
-        self.longest.leftmost_find_iter(text).next().map(|m| m.value()).expect("every byte is a token")
     }
 }

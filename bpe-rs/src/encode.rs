@@ -51,7 +51,7 @@ pub struct CoreBpe {
     splitter: Splitter,
     /// Merges remembered across texts and calls (cache.rs).
     caches: CachePool,
-    /// The backtracking merge (backtrack.rs), built on the first merge (~0.25 s and ~30 MB for o200k_base); None when
+    /// The backtracking merge (backtrack.rs), built when a piece first needs it (~30 MB for o200k_base); None when
     /// the vocabulary does not allow it, and then every piece merges rank by rank. Built on one thread: a rayon
     /// worker waiting inside a parallel build could steal a job that merges, and wait on this lock forever.
     backtrack: OnceLock<Option<Backtrack>>,
@@ -161,14 +161,15 @@ impl CoreBpe {
     /// merged rank by rank. ASCII words need few merges, mostly of hot pairs, and the scan was faster on them
     /// (225 vs 320 ns a distinct piece of Gutenberg, o200k_base); multi-byte characters need many merges each, and
     /// backtracking was faster there (220 vs 290 ns on multilingual.txt with cl100k_base, 320 vs 400 with o200k_base).
+    /// The backtracking tables are built on the first piece that needs them, so ASCII text never pays for them.
     #[inline(never)]
     fn merge(&self, piece: &[u8], out: &mut Vec<Rank>) {
-        match self.backtrack.get_or_init(|| self.build_backtrack()) {
-            Some(bt) if piece.len() < BACKTRACK_LIMIT && !piece.is_ascii() => {
-                bt.encode(piece, out, |a, b| self.pair_rank(a, b))
+        if piece.len() < BACKTRACK_LIMIT && !piece.is_ascii() {
+            if let Some(bt) = self.backtrack.get_or_init(|| self.build_backtrack()) {
+                return bt.encode(piece, out, |a, b| self.pair_rank(a, b));
             }
-            _ => self.merge_by_rank(piece, out),
         }
+        self.merge_by_rank(piece, out)
     }
 
     #[cold]
