@@ -48,17 +48,11 @@ impl Backtrack {
         tokens: &[Option<&[u8]>], get: impl Fn(&[u8]) -> Option<Rank>, pair: impl Fn(Rank, Rank) -> Rank,
         merge: impl Fn(&[u8]) -> Vec<Rank>,
     ) -> Option<Self> {
-        // The automaton is most of the ~0.25 s (o200k_base), so a thread of its own builds it meanwhile. A plain
-        // thread: a rayon worker could steal a job that waits for this very build (see `CoreBpe::backtrack`).
-        std::thread::scope(|scope| {
-            let longest = scope.spawn(|| {
-                let patterns = tokens.iter().enumerate().filter_map(|(rank, t)| t.map(|t| (t, rank as Rank)));
-                DoubleArrayAhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).build_with_values(patterns)
-            });
-            let tree = MergeTree::new(tokens, get, pair, merge);
-            let longest = longest.join().ok()?.ok()?;
-            Some(Backtrack { longest, tree: tree? })
-        })
+        let tree = MergeTree::new(tokens, get, pair, merge)?;
+        let patterns = tokens.iter().enumerate().filter_map(|(rank, t)| t.map(|t| (t, rank as Rank)));
+        let builder = DoubleArrayAhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest);
+        let longest = builder.build_with_values(patterns).ok()?;
+        Some(Backtrack { longest, tree })
     }
 
     /// Ids of `piece` (at most 127 bytes, no token as a whole), appended to `out`. One bit per position says whether
