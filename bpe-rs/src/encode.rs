@@ -1,8 +1,9 @@
 //! The encoder: rank-based BPE over pre-tokens (tiktoken's rule), special tokens, decoding.
 //!
 //! Per piece: if the whole piece is a token, that is the answer (most English words); otherwise merge the adjacent
-//! pair whose concatenation has the lowest rank, leftmost first, until none is a token. Short pieces use a linear
-//! scan per merge; long ones (a 1 MB run of one letter, say) a heap over a linked list, so time stays O(n log n).
+//! pair whose concatenation has the lowest rank, leftmost first, until none is a token. Short pieces of other
+//! scripts than ASCII find the same tokens by backtracking (backtrack.rs); short ASCII ones use a linear scan per
+//! merge; long ones (a 1 MB run of one letter, say) a heap over a linked list, so time stays O(n log n).
 //!
 //! Every part of a piece being merged is a token, so the merge loop works on token ids: the rank of the pair (a, b)
 //! is looked up in a table keyed by the two ids (`pairs`), one integer hash instead of hashing a byte slice. The
@@ -25,7 +26,7 @@ pub type Rank = u32;
 const NONE: Rank = Rank::MAX;
 /// Pieces longer than this use the heap merge (the linear scan is quadratic in the piece length).
 const HEAP_THRESHOLD: usize = 128;
-/// Pieces shorter than this backtrack (one bit per position, in a u128); longer ones merge rank by rank.
+/// Non-ASCII pieces shorter than this backtrack (one bit per position, in a u128); longer ones merge rank by rank.
 const BACKTRACK_LIMIT: usize = 128;
 /// `pair_filter` has 2^24 bits (2 MB): o200k_base's 446K pairs set ~2.6% of them.
 const FILTER_BITS: u32 = 24;
@@ -151,10 +152,14 @@ impl CoreBpe {
         }
     }
 
-    /// Whether short pieces backtrack (backtrack.rs): true unless some token does not encode to itself or is made
-    /// from a token ranked above it. Builds the backtracking tables if no merge has yet.
+    /// Whether short non-ASCII pieces backtrack (backtrack.rs): true unless some token does not encode to itself or
+    /// is made from a token ranked above it. Builds the backtracking tables if no piece has needed them yet.
     pub fn backtracks(&self) -> bool {
-        self.backtrack.get_or_init(|| self.build_backtrack()).is_some()
+        self.backtracker().is_some()
+    }
+
+    fn backtracker(&self) -> Option<&Backtrack> {
+        self.backtrack.get_or_init(|| self.build_backtrack()).as_ref()
     }
 
     /// Ids of a piece that is no token as a whole: backtracking for short pieces of other scripts than ASCII, else
@@ -165,7 +170,7 @@ impl CoreBpe {
     #[inline(never)]
     fn merge(&self, piece: &[u8], out: &mut Vec<Rank>) {
         if piece.len() < BACKTRACK_LIMIT && !piece.is_ascii() {
-            if let Some(bt) = self.backtrack.get_or_init(|| self.build_backtrack()) {
+            if let Some(bt) = self.backtracker() {
                 return bt.encode(piece, out, |a, b| self.pair_rank(a, b));
             }
         }
@@ -576,7 +581,7 @@ mod tests {
             bpe.encode_piece(&piece, &mut got);
             assert_eq!(got, naive_merge(&encoder, &piece), "{}", String::from_utf8_lossy(&piece));
         }
-        bpe.backtrack.get().unwrap().is_some()
+        bpe.backtracks()
     }
 
     /// Tokens reachable by several splits ("abc" = "ab"+"c" = "a"+"bc"), some made by more than one pair.

@@ -3,26 +3,14 @@ setting yields a row per encoder that offers it, and the timing rounds interleav
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-from testutil import corpus_file
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from testutil import bench_script, corpus_file
 
 
 @pytest.fixture(scope="module")
 def bench():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(BENCH))  # the bench scripts import their helpers as `common`
-        spec = importlib.util.spec_from_file_location("bpe_encode_bench", BENCH / "bpe_encode.py")
-        module = importlib.util.module_from_spec(spec)
-        mp.setitem(sys.modules, spec.name, module)
-        spec.loader.exec_module(module)
-        yield module
+    return bench_script("bpe_encode")
 
 
 def test_rounds_interleave_and_reset_before_each_call(bench):

@@ -3,29 +3,18 @@ slice of real text; the teaching step it adds keeps the tie rule; the profile na
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from bpe.training import count_pretokens
 from scratch.cli import UsageError
-from testutil import corpus_file
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from testutil import bench_script, corpus_file
 
 
 @pytest.fixture(scope="module")
 def story():
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(BENCH))  # the bench scripts import their helpers as `common`
-        spec = importlib.util.spec_from_file_location("bpe_story_bench", BENCH / "bpe_story.py")
-        module = importlib.util.module_from_spec(spec)
-        mp.setitem(sys.modules, spec.name, module)  # dataclasses look their module up while the class is made
-        spec.loader.exec_module(module)
-    return module
+    return bench_script("bpe_story")
 
 
 @pytest.fixture(scope="module")

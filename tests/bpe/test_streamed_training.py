@@ -1,7 +1,6 @@
 """Training at scale, checked on a slice: the streamed file trainer (small blocks, sharded counts, merges updated on
 all cores) against the in-memory Python trainer, on text made the way bench/big_corpus.py makes its 2.6 GB corpus."""
 
-import importlib.util
 import json
 
 import numpy as np
@@ -11,23 +10,12 @@ import bpe_rs
 from bpe import GPT2_PATTERN
 from bpe.training import count_pretokens, train_counts
 from scratch.cli import UsageError
-from testutil import EOT, ROOT, corpus_file
-
-
-def load_bench(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from testutil import EOT, bench_script, corpus_file
 
 
 @pytest.fixture(scope="module")
-def big_corpus(request):
-    import sys
-
-    sys.path.insert(0, str(ROOT / "bench"))  # big_corpus imports bench/common.py
-    request.addfinalizer(lambda: sys.path.remove(str(ROOT / "bench")))
-    return load_bench("big_corpus")
+def big_corpus():
+    return bench_script("big_corpus")
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +68,12 @@ def test_big_corpus_manifest_is_checked(tmp_path, big_corpus):
         big_corpus.check(tmp_path / "missing.txt")
 
 
-def test_competitors_are_fed_the_same_pre_tokens(tmp_path, slice_text, big_corpus):
+def test_competitors_are_fed_the_same_pre_tokens(tmp_path, slice_text):
     """bench/bpe_train.py feeds rustbpe and HF tokenizers ~64 KB pieces cut at safe points, <|endoftext|> removed:
     counted piece by piece they must give the whole text's counts (small blocks and pieces here, to cut often)."""
     from collections import Counter
 
-    bench_train = load_bench("bpe_train")
+    bench_train = bench_script("bpe_train")
     path = tmp_path / "slice.txt"
     path.write_text(slice_text[:400_000], encoding="utf-8")
     counts: Counter[bytes] = Counter()

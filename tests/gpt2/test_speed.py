@@ -5,10 +5,8 @@ function runs the trainer's step and learns the same thing on every fp32 rung.""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,17 +16,14 @@ from gpt2.distributed import Dist
 from gpt2.model import GPT, GPTConfig, KVCache
 from gpt2.train import train_step
 from scratch.cli import UsageError
+from testutil import bench_script
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "gpt2_speed.py"
 TINY = GPTConfig.from_preset("tiny", vocab_size=1000)
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("gpt2_speed_bench", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("gpt2_speed")
 
 
 def changed(a: speed.Settings, b: speed.Settings) -> set[str]:
