@@ -203,9 +203,10 @@ class Tokenizer:
 
     @property
     def merge_algorithm(self) -> str:
-        """How the engine merges a piece that is no single token: "backtracking" (bpe-rs/src/backtrack.rs; any
-        vocabulary whose tokens each encode to themselves and outrank their parts, as trained ones do), "rank by rank"
-        (tiktoken's loop, in Rust) or "python" (the reference backend)."""
+        """How the engine merges a short non-ASCII piece that is no single token: "backtracking"
+        (bpe-rs/src/backtrack.rs; any vocabulary whose tokens each encode to themselves and outrank their parts, as
+        trained ones do), "rank by rank" (tiktoken's loop, in Rust; ASCII and long pieces always take it) or "python"
+        (the reference backend)."""
         return self._engine.merge_algorithm if self._engine is not None else "python"
 
     def clear_cache(self) -> None:
