@@ -304,6 +304,25 @@ mod tests {
         }
     }
 
+    /// Letter runs are read 8 bytes at a time (scan.rs, `ascii_letters`): pseudo-random strings of 1-40 chars, mostly
+    /// ASCII letters, with the bytes just outside a-z and A-Z (@ [ ` {), non-ASCII letters of each case, a mark, an
+    /// apostrophe, a digit and a space, so runs end at every offset of a u64 and cross into and out of it.
+    #[test]
+    fn long_letter_runs_split_like_fancy_regex() {
+        let alphabet: Vec<char> = "aazzAAZZmmQQ@[`{'1 \u{e9}\u{c9}\u{2b0}\u{301}".chars().collect();
+        let mut seed = 12345u64;
+        let mut next = |n: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let texts: Vec<String> =
+            (0..3000).map(|_| (0..1 + next(40)).map(|_| alphabet[next(alphabet.len())]).collect()).collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        for k in &KNOWN {
+            fast_vs_fancy(k.pattern, &texts);
+        }
+    }
+
     #[test]
     fn every_known_pattern_has_a_scanner() {
         for k in &KNOWN {

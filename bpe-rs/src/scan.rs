@@ -118,6 +118,26 @@ fn decode(s: &[u8], i: usize) -> (u32, usize) {
     }
 }
 
+/// The end of the run of ASCII letters (a-z, and A-Z if `either_case`) from `i`, read 8 bytes at a time as one
+/// u64 (SWAR): a byte y < 0x80 is >= b'a' when y + (0x80 - b'a') sets its top bit, and > b'z' when y + (0x7f - b'z')
+/// does; neither sum carries into the next byte. Stops at the first other byte, or when fewer than 8 bytes are left
+/// (where `letters` goes on char by char).
+#[inline(always)]
+fn ascii_letters(s: &[u8], mut i: usize, either_case: bool) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOP: u64 = 0x80 * ONES;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let y = if either_case { w & !TOP | 0x20 * ONES } else { w & !TOP }; // | 0x20: upper case to lower
+        let letter = (y + (0x80 - b'a' as u64) * ONES) & !(y + (0x7f - b'z' as u64) * ONES) & !w & TOP;
+        if letter != TOP {
+            return i + ((!letter & TOP).trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
 #[inline]
 fn is_punct(f: u8) -> bool {
     f & (L | N | S) == 0
@@ -169,6 +189,19 @@ impl Scanner {
         i
     }
 
+    /// The end of the run of chars from `i` with class `bit` (L, or o200k's LO): ASCII letters 8 at a time, any
+    /// other char one at a time. Letter runs are most of English text, so this is the scanner's hot loop.
+    #[inline(always)]
+    fn letters(&self, s: &[u8], mut i: usize, bit: u8) -> usize {
+        loop {
+            i = ascii_letters(s, i, bit == L);
+            match self.at(s, i) {
+                Some((f, n)) if f & bit != 0 => i += n,
+                _ => return i,
+            }
+        }
+    }
+
     /// The contraction letter the char at `i` stands for (ASCII lower case under `ignore_case`), and its length.
     fn letter(&self, s: &[u8], i: usize, ignore_case: bool) -> Option<(u8, usize)> {
         let &b = s.get(i)?;
@@ -210,7 +243,7 @@ impl Scanner {
             }
         }
         if f & L != 0 {
-            Some(self.run(s, start + n, |g| g & L != 0))
+            Some(self.letters(s, start + n, L))
         } else if f & N != 0 {
             Some(self.run(s, start + n, |g| g & N != 0))
         } else if is_punct(f) {
@@ -230,7 +263,7 @@ impl Scanner {
         }
         let (f0, n0) = self.at(s, pos)?;
         if f0 & L != 0 {
-            return Some(self.run(s, pos + n0, |g| g & L != 0));
+            return Some(self.letters(s, pos + n0, L));
         }
         if f0 & N != 0 {
             return Some(self.digits(s, pos + n0));
@@ -239,7 +272,7 @@ impl Scanner {
             // an optional non-letter prefix (space or punctuation), then letters
             if let Some((f1, n1)) = self.at(s, pos + n0) {
                 if f1 & L != 0 {
-                    return Some(self.run(s, pos + n0 + n1, |g| g & L != 0));
+                    return Some(self.letters(s, pos + n0 + n1, L));
                 }
             }
         }
@@ -300,7 +333,7 @@ impl Scanner {
             next = self.at(s, i);
         }
         let first = match next {
-            Some((f, n)) if f & LO != 0 => Some(self.run(s, i + n, |g| g & LO != 0)),
+            Some((f, n)) if f & LO != 0 => Some(self.letters(s, i + n, LO)),
             _ => after_last_both,
         };
         (first, (i > start).then_some(i))
