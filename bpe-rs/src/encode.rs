@@ -334,8 +334,8 @@ impl CoreBpe {
     }
 
     /// Encode many texts in parallel (rayon), each exactly as `encode_with` would; a worker leases one cache.
-    pub fn encode_batch(&self, texts: &[String], matcher: Option<&AhoCorasick>) -> Vec<Vec<Rank>> {
-        texts.par_iter().map_init(|| self.caches.lease(), |lease, t| self.encode_one(t, matcher, lease)).collect()
+    pub fn encode_batch<S: AsRef<str> + Sync>(&self, texts: &[S], matcher: Option<&AhoCorasick>) -> Vec<Vec<Rank>> {
+        texts.par_iter().map_init(|| self.caches.lease(), |lease, t| self.encode_one(t.as_ref(), matcher, lease)).collect()
     }
 
     fn encode_one(&self, text: &str, matcher: Option<&AhoCorasick>, lease: &mut Lease) -> Vec<Rank> {
@@ -347,8 +347,8 @@ impl CoreBpe {
     /// Encode many texts in parallel (as `encode_batch`) into one buffer: text i's ids are
     /// `ids[offsets[i]..offsets[i + 1]]`. `cast` picks the element type (u16 when the vocabulary fits), so the ids
     /// are copied once, from the per-text vectors into the buffer, whatever the type.
-    pub fn encode_batch_flat<T: Send>(
-        &self, texts: &[String], matcher: Option<&AhoCorasick>, cast: impl Fn(Rank) -> T + Sync,
+    pub fn encode_batch_flat<T: Send, S: AsRef<str> + Sync>(
+        &self, texts: &[S], matcher: Option<&AhoCorasick>, cast: impl Fn(Rank) -> T + Sync,
     ) -> (Vec<T>, Vec<i64>) {
         let parts = self.encode_batch(texts, matcher);
         let mut offsets = Vec::with_capacity(parts.len() + 1);
@@ -663,7 +663,7 @@ mod tests {
         assert_eq!(offsets[0], 0);
         let (small, _) = bpe.encode_batch_flat(&texts, None, |r| r as u16);
         assert_eq!(small.iter().map(|&r| r as Rank).collect::<Vec<_>>(), ids);
-        assert_eq!(bpe.encode_batch_flat(&[], None, |r| r), (vec![], vec![0]));
+        assert_eq!(bpe.encode_batch_flat::<Rank, &str>(&[], None, |r| r), (vec![], vec![0]));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::ffi;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyString};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
@@ -49,6 +49,12 @@ fn guard<T>(work: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
             .unwrap_or_else(|| "a panic".to_string());
         Err(Error::Internal(message))
     })
+}
+
+/// A batch's texts as `&str`s borrowed from the Python objects (their UTF-8 form, which CPython keeps on the str),
+/// not copied into `String`s on the one thread that holds the GIL: the list keeps them alive while the work runs.
+fn borrow<'a>(texts: &'a [Bound<'_, PyString>]) -> PyResult<Vec<&'a str>> {
+    texts.iter().map(|t| t.to_str()).collect()
 }
 
 /// More threads than this is a mistake (each is an OS thread), not a request to honour.
@@ -184,8 +190,9 @@ impl Encoder {
 
     #[pyo3(signature = (texts, num_threads=0))]
     fn encode_ordinary_batch<'py>(
-        &self, py: Python<'py>, texts: Vec<String>, num_threads: usize,
+        &self, py: Python<'py>, texts: Vec<Bound<'py, PyString>>, num_threads: usize,
     ) -> PyResult<Bound<'py, PyList>> {
+        let texts = borrow(&texts)?;
         let pool = pool(num_threads)?;
         let batch = py.detach(|| guard(|| Ok(pool.install(|| self.core.encode_batch(&texts, None)))))?;
         self.lists(py, &batch)
@@ -193,8 +200,9 @@ impl Encoder {
 
     #[pyo3(signature = (texts, allowed, num_threads=0))]
     fn encode_batch<'py>(
-        &self, py: Python<'py>, texts: Vec<String>, allowed: Vec<String>, num_threads: usize,
+        &self, py: Python<'py>, texts: Vec<Bound<'py, PyString>>, allowed: Vec<String>, num_threads: usize,
     ) -> PyResult<Bound<'py, PyList>> {
+        let texts = borrow(&texts)?;
         let m = self.core.special_matcher(&allowed)?;
         let pool = pool(num_threads)?;
         let batch = py.detach(|| guard(|| Ok(pool.install(|| self.core.encode_batch(&texts, m.as_ref())))))?;
@@ -206,8 +214,9 @@ impl Encoder {
     /// No Python int or list per id or text; the ids are copied once, and the buffer becomes the array uncopied.
     #[pyo3(signature = (texts, num_threads=0))]
     fn encode_ordinary_batch_to_numpy<'py>(
-        &self, py: Python<'py>, texts: Vec<String>, num_threads: usize,
+        &self, py: Python<'py>, texts: Vec<Bound<'py, PyString>>, num_threads: usize,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<i64>>)> {
+        let texts = borrow(&texts)?;
         let pool = pool(num_threads)?;
         let small = self.core.n_vocab() <= 1 << 16;
         let (ids, offsets) = py.detach(|| {
