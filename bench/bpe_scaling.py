@@ -7,8 +7,9 @@ Batch encoding: cl100k_base on 10 MB of Gutenberg as a list of ~64 KB pieces (la
 ~1 KB (small input, where threads must not cost more than they bring; timed as 128 calls in a row), returning lists
 and numpy arrays; outputs are asserted equal across thread counts. Training: 16,384 tokens on 40 MB of Gutenberg
 read as a file (streamed in blocks, as at scale), merges asserted equal; with --big, also the multi-GB corpus (one
-run each). Speed-up = time on 1 thread / time on all cores; the goal is >= 1.8x on 2 cores for large inputs and no
-slowdown on small ones.
+run each). 1 thread and all cores are timed in alternating rounds (common.interleaved_medians), so a slow minute on a
+shared VM slows both alike. Speed-up = time on 1 thread / time on all cores; the goal is >= 1.8x on 2 cores for large
+inputs and no slowdown on small ones.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bpe_encode import batch_pieces
 
 from big_corpus import DEFAULT_OUT as BIG_CORPUS
 from big_corpus import check as check_big_corpus
-from common import corpus_slice, machine, markdown_table, median_time
+from common import corpus_slice, interleaved_medians, machine, markdown_table
 from scratch.cli import run
 
 EOT = "<|endoftext|>"
@@ -50,11 +51,11 @@ def encode_rows(runs: int, threads: int) -> list[list[str]]:
                     ids = fn(docs, n)
                 return ids
 
-            one, ids_one = median_time(lambda: calls(1), runs)  # noqa: B023 (called before the loop moves on)
-            many, ids_many = median_time(lambda: calls(threads), runs)  # noqa: B023
+            ids_one, ids_many = calls(1), calls(threads)  # the warm-up, and the outputs compared
             same = ids_one == ids_many if out == "lists" else all((a == b).all() for a, b in zip(ids_one, ids_many))
             assert same, f"{out} output differs between 1 and {threads} threads"
-            rows.append(row(f"encode batch to {out}: {label}", nbytes * reps, one, many))
+            t = interleaved_medians({"one": (lambda: calls(1), None), "many": (lambda: calls(threads), None)}, runs)
+            rows.append(row(f"encode batch to {out}: {label}", nbytes * reps, t["one"], t["many"]))
     return rows
 
 
@@ -62,11 +63,14 @@ def train_row(path: Path, label: str, runs: int, threads: int) -> list[str]:
     """Training 16,384 tokens from the file on 1 thread and on `threads`, merges asserted equal."""
     from bpe import Tokenizer
 
-    train = lambda n: Tokenizer.train(path=path, vocab_size=16385, special_tokens=[EOT], workers=n).merges  # noqa: E731
-    one, merges_one = median_time(lambda: train(1), runs, warmup=0)
-    many, merges_many = median_time(lambda: train(threads), runs, warmup=0)
-    assert merges_one == merges_many, "merges differ between thread counts"
-    return row(f"train 16,384 tokens: {label}", path.stat().st_size, one, many)
+    merges = {}
+
+    def train(n: int) -> None:
+        merges[n] = Tokenizer.train(path=path, vocab_size=16385, special_tokens=[EOT], workers=n).merges
+
+    t = interleaved_medians({"one": (lambda: train(1), None), "many": (lambda: train(threads), None)}, runs)
+    assert merges[1] == merges[threads], "merges differ between thread counts"
+    return row(f"train 16,384 tokens: {label}", path.stat().st_size, t["one"], t["many"])
 
 
 def train_rows(runs: int, threads: int, mb: int, big: Path | None) -> list[list[str]]:
@@ -96,7 +100,7 @@ def main() -> None:
     big = args.big_corpus if args.big else None
     if big is not None:
         check_big_corpus(big)  # before minutes of work, not after
-    rows = encode_rows(args.runs, args.threads) + train_rows(max(1, args.runs // 2), args.threads, args.train_mb, big)
+    rows = encode_rows(args.runs, args.threads) + train_rows(args.runs, args.threads, args.train_mb, big)
     print(f"# bpe-rs parallel scaling ({machine()}; all cores = {args.threads} threads)\n")
     print(markdown_table(["work", "1 thread MB/s", "all cores MB/s", "speed-up"], rows))
 
