@@ -124,5 +124,5 @@ def plot_bpe(out: Path = ROOT / "images" / "bpe-benchmarks.png") -> Path | None:
         _grouped_bars(axes[2], rows, "measure", "trainer", "value", str)
         gb = at_scale[0]["bytes"] / 1e9
         axes[2].set(ylabel="lower is better", title=f"Training 16,384 tokens on {gb:.2f} GB, streamed from disk")
-    fig.suptitle(f"bpe-rs vs competitors, same run ({machine()})")
+    fig.suptitle(f"bpe-rs vs competitors, each panel from one run of its bench script ({machine()})")
     return save_figure(fig, out)
