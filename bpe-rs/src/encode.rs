@@ -335,7 +335,8 @@ impl CoreBpe {
 
     /// Encode many texts in parallel (rayon), each exactly as `encode_with` would; a worker leases one cache.
     pub fn encode_batch<S: AsRef<str> + Sync>(&self, texts: &[S], matcher: Option<&AhoCorasick>) -> Vec<Vec<Rank>> {
-        texts.par_iter().map_init(|| self.caches.lease(), |lease, t| self.encode_one(t.as_ref(), matcher, lease)).collect()
+        let encode = |lease: &mut Lease, t: &S| self.encode_one(t.as_ref(), matcher, lease);
+        texts.par_iter().map_init(|| self.caches.lease(), encode).collect()
     }
 
     fn encode_one(&self, text: &str, matcher: Option<&AhoCorasick>, lease: &mut Lease) -> Vec<Rank> {
