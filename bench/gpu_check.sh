@@ -84,7 +84,9 @@ prepare() {
     done
     rm -f "$WHEELS"/bpe_rs-*.whl
     echo "building the bpe-rs wheel (abi3, $(uname -m)) -> $WHEELS"
-    "$uv" build --quiet --wheel bpe-rs -o "$WHEELS" || die "the bpe-rs wheel did not build (see above)"
+    # the abi3 feature: one wheel for whatever CPython >= 3.11 that machine has (the workspace's build is for its own)
+    MATURIN_PEP517_ARGS="--features abi3" "$uv" build --quiet --wheel bpe-rs -o "$WHEELS" ||
+        die "the bpe-rs wheel did not build (see above)"
     echo "copying the data slice -> $DATA"
     install -m 644 "$SHARED_DATA/tinyshakespeare.txt" "$DATA/tinyshakespeare.txt"
     head -c "$SLICE_BYTES" "$SHARED_DATA/gutenberg-en.txt" >"$DATA/gutenberg-slice.txt"
