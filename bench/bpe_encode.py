@@ -182,6 +182,7 @@ def pathological(runs: int) -> list[list[object]]:
     ours, tik = Tokenizer.from_tiktoken("cl100k_base"), tiktoken.get_encoding("cl100k_base")
     makers = {
         "one char ('a' * n)": lambda n: "a" * n,
+        "one non-ASCII char ('é' * n)": lambda n: "é" * n,
         "no spaces ('xyz...')": lambda n: ("xyzw" * n)[:n],
         "NUL bytes": lambda n: "\x00" * n,
         "<|endoftext|> * n/13": lambda n: "<|endoftext|>" * (n // 13),

@@ -55,12 +55,17 @@ impl Backtrack {
         Some(Backtrack { longest, tree })
     }
 
-    /// Ids of `piece` (at most 127 bytes, no token as a whole), appended to `out`. One bit per position says whether
-    /// a token may still end there; a position that led to a dead end is cleared, so no path is tried twice.
+    /// Ids of `piece` (no token as a whole), appended to `out`. One bit per position says whether a token may still
+    /// end there; a position that led to a dead end is cleared, so no path is tried twice.
     pub fn encode(&self, piece: &[u8], out: &mut Vec<Rank>, pair: impl Fn(Rank, Rank) -> Rank + Copy) {
-        debug_assert!(piece.len() < 128);
         let start = out.len();
-        let mut open: u128 = !0;
+        let (mut short, mut long) = ([!0u64; 2], Vec::new()); // the usual piece needs no allocation
+        let open: &mut [u64] = if piece.len() < 128 {
+            &mut short
+        } else {
+            long = vec![!0u64; piece.len() / 64 + 1];
+            &mut long
+        };
         let mut pos = 0;
         let mut next = self.longest_at(piece);
         while pos < piece.len() {
@@ -68,7 +73,7 @@ impl Backtrack {
             let last = if out.len() > start { Some(out[out.len() - 1]) } else { None };
             loop {
                 let end = pos + self.tree.len[token as usize] as usize;
-                let open_end = end == piece.len() || open >> end & 1 == 1;
+                let open_end = end == piece.len() || open[end / 64] >> (end % 64) & 1 == 1;
                 if open_end && last.is_none_or(|l| self.tree.valid(l, token, NONE, pair)) {
                     out.push(token);
                     pos = end;
@@ -80,7 +85,7 @@ impl Backtrack {
                 token = self.tree.shorter[token as usize];
                 if token == NONE {
                     let last = last.expect("a single byte always fits at the piece's start");
-                    open &= !(1u128 << pos);
+                    open[pos / 64] &= !(1u64 << (pos % 64));
                     out.pop();
                     pos -= self.tree.len[last as usize] as usize;
                     next = last;

@@ -163,8 +163,8 @@ impl Encoder {
         self.core.caches().pieces()
     }
 
-    /// How short non-ASCII pieces that are no token are merged: "backtracking" (backtrack.rs) or "rank by rank"
-    /// (ASCII and long pieces always merge rank by rank).
+    /// How non-ASCII and long pieces that are no token are merged: "backtracking" (backtrack.rs) or "rank by rank"
+    /// (short ASCII pieces always merge rank by rank).
     #[getter]
     fn merge_algorithm(&self) -> &'static str {
         if self.core.backtracks() { "backtracking" } else { "rank by rank" }

@@ -203,9 +203,9 @@ class Tokenizer:
 
     @property
     def merge_algorithm(self) -> str:
-        """How the engine merges a short non-ASCII piece that is no single token: "backtracking"
+        """How the engine merges a non-ASCII or long piece that is no single token: "backtracking"
         (bpe-rs/src/backtrack.rs; any vocabulary whose tokens each encode to themselves and outrank their parts, as
-        trained ones do), "rank by rank" (tiktoken's loop, in Rust; ASCII and long pieces always take it) or "python"
+        trained ones do), "rank by rank" (tiktoken's loop, in Rust; short ASCII pieces always take it) or "python"
         (the reference backend)."""
         return self._engine.merge_algorithm if self._engine is not None else "python"
 

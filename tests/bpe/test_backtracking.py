@@ -1,6 +1,6 @@
-"""The Rust engine merges short pieces by backtracking (bpe-rs/src/backtrack.rs): longest token first, taken back
-when BPE would have merged across its boundary. The oracle is tiktoken's rank-by-rank merge, on pieces built to sit
-on token boundaries: two to four whole tokens glued together, where backtracking must decide every boundary."""
+"""The Rust engine merges non-ASCII and long pieces by backtracking (bpe-rs/src/backtrack.rs): longest token first,
+taken back when BPE would have merged across its boundary. The oracle is tiktoken's rank-by-rank merge, on pieces
+built to sit on token boundaries: whole tokens glued together, where backtracking must decide every boundary."""
 
 import random
 
@@ -10,14 +10,17 @@ from bpe import Tokenizer
 from testutil import tiktoken_encoding
 
 
-def glued_tokens(name: str, n: int, seed: int) -> list[str]:
-    """n strings, each 2-4 random letter tokens of the encoding glued with no space, the first of another script than
-    ASCII (pieces of ASCII letters take the rank-by-rank scan, which is faster on them): most are one piece that is
-    no token, and every glue point is a boundary the merge may or may not cross."""
+def glued_tokens(name: str, n: int, seed: int, more: tuple[int, int] = (1, 3), ascii: bool = False) -> list[str]:
+    """n strings, each a random letter token of the encoding followed by `more` (a range) others, glued with no
+    space: most are one piece that is no token, and every glue point is a boundary the merge may or may not cross.
+    The first token is of another script than ASCII (short pieces of ASCII letters take the rank-by-rank scan, which
+    is faster on them), or, with `ascii`, every token is ASCII."""
     letters = sorted(t for t in map(_letters, tiktoken_encoding(name)._mergeable_ranks) if t)
-    wide = [t for t in letters if not t.isascii()]
+    if ascii:
+        letters = [t for t in letters if t.isascii()]
+    first = [t for t in letters if ascii or not t.isascii()]
     rng = random.Random(seed)
-    return [rng.choice(wide) + "".join(rng.choices(letters, k=rng.randint(1, 3))) for _ in range(n)]
+    return [rng.choice(first) + "".join(rng.choices(letters, k=rng.randint(*more))) for _ in range(n)]
 
 
 def _letters(token: bytes) -> str:
@@ -37,6 +40,17 @@ def test_glued_tokens_match_tiktoken(name):
     got = tok.encode_ordinary_batch(words, num_threads=2)
     assert got == tik.encode_ordinary_batch(words)
     assert sum(len(ids) > 1 for ids in got) > 15_000, "most glued strings are no single token"
+
+
+@pytest.mark.parametrize("name", ["gpt2", "cl100k_base", "o200k_base"])
+def test_long_pieces_match_tiktoken(name):
+    """Pieces over 128 bytes backtrack too, ASCII or not (they took the heap merge before): 30-300 glued tokens, and
+    runs of one letter, whose every boundary is the same question."""
+    tok, tik = Tokenizer.from_tiktoken(name), tiktoken_encoding(name)
+    texts = glued_tokens(name, 150, seed=1, more=(30, 300)) + glued_tokens(name, 150, seed=2, more=(30, 300), ascii=True)
+    texts += [c * n for c in ("a", "é", "中", "ж") for n in (129, 1000, 4097)]
+    assert sum(len(t.encode()) > 128 for t in texts) > 290
+    assert tok.encode_ordinary_batch(texts, num_threads=2) == tik.encode_ordinary_batch(texts)
 
 
 def test_a_trained_vocabulary_backtracks_and_matches_the_python_engine():
