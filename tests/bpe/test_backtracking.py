@@ -47,7 +47,8 @@ def test_long_pieces_match_tiktoken(name):
     """Pieces over 128 bytes backtrack too, ASCII or not (they took the heap merge before): 30-300 glued tokens, and
     runs of one letter, whose every boundary is the same question."""
     tok, tik = Tokenizer.from_tiktoken(name), tiktoken_encoding(name)
-    texts = glued_tokens(name, 150, seed=1, more=(30, 300)) + glued_tokens(name, 150, seed=2, more=(30, 300), ascii=True)
+    more = (30, 300)
+    texts = glued_tokens(name, 150, seed=1, more=more) + glued_tokens(name, 150, seed=2, more=more, ascii=True)
     texts += [c * n for c in ("a", "é", "中", "ж") for n in (129, 1000, 4097)]
     assert sum(len(t.encode()) > 128 for t in texts) > 290
     assert tok.encode_ordinary_batch(texts, num_threads=2) == tik.encode_ordinary_batch(texts)
