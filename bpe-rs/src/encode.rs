@@ -28,6 +28,8 @@ const NONE: Rank = Rank::MAX;
 /// Pieces longer than this backtrack, or take the heap merge if the vocabulary cannot (the linear scan is quadratic
 /// in the piece length).
 const HEAP_THRESHOLD: usize = 128;
+/// The scan keeps the parts of a piece up to this long on the stack.
+const SHORT_PIECE: usize = 32;
 /// `pair_filter` has 2^24 bits (2 MB): o200k_base's 446K pairs set ~2.6% of them.
 const FILTER_BITS: u32 = 24;
 /// Ids may leave gaps (cl100k_base has no id 100256), but none lies further than this past the number of tokens:
@@ -207,32 +209,39 @@ impl CoreBpe {
     /// tiktoken's scan, on ids: `parts[i] = (rank of part i, rank of the pair of parts i and i + 1)`. The first
     /// pairs are pairs of bytes, read from an array (~6-10% faster on multilingual text than the pair table).
     fn merge_linear(&self, piece: &[u8], out: &mut Vec<Rank>) {
-        let mut parts: Vec<(Rank, Rank)> = piece.iter().map(|&b| (self.byte_rank[b as usize], NONE)).collect();
+        let (mut short, mut long) = ([(NONE, NONE); SHORT_PIECE], Vec::new()); // most pieces need no allocation
+        let parts: &mut [(Rank, Rank)] = if piece.len() <= SHORT_PIECE {
+            &mut short[..piece.len()]
+        } else {
+            long = vec![(NONE, NONE); piece.len()];
+            &mut long
+        };
+        for (part, &b) in parts.iter_mut().zip(piece) {
+            part.0 = self.byte_rank[b as usize];
+        }
         for (part, b) in parts.iter_mut().zip(piece.windows(2)) {
             part.1 = self.byte_pairs[(b[0] as usize) << 8 | b[1] as usize];
         }
+        let mut n = piece.len(); // parts[..n] are live
         loop {
-            let (mut min_rank, mut min_i) = (NONE, 0);
-            for (i, &(_, r)) in parts.iter().enumerate() {
+            let (mut min_rank, mut i) = (NONE, 0);
+            for (k, &(_, r)) in parts[..n].iter().enumerate() {
                 if r < min_rank {
-                    (min_rank, min_i) = (r, i);
+                    (min_rank, i) = (r, k);
                 }
             }
             if min_rank == NONE {
                 break;
             }
-            let i = min_i;
             parts[i].0 = min_rank; // the merged part is the token whose rank the pair had
-            parts.remove(i + 1);
-            parts[i].1 = match parts.get(i + 1) {
-                Some(&(next, _)) => self.pair_rank(min_rank, next),
-                None => NONE,
-            };
+            parts.copy_within(i + 2..n, i + 1);
+            n -= 1;
+            parts[i].1 = if i + 1 < n { self.pair_rank(min_rank, parts[i + 1].0) } else { NONE };
             if i > 0 {
                 parts[i - 1].1 = self.pair_rank(parts[i - 1].0, min_rank);
             }
         }
-        out.extend(parts.iter().map(|p| p.0));
+        out.extend(parts[..n].iter().map(|p| p.0));
     }
 
     /// The same merges in O(n log n): a min-heap of (pair rank, position) over a doubly linked list of parts.
