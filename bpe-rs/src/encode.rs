@@ -401,25 +401,31 @@ impl CoreBpe {
 /// The vocabulary as the encoder asks it "is this piece a token?", once per piece. Most pieces are short (" the"),
 /// so tokens of up to 8 bytes live in one table per length, keyed by their bytes packed into a u64: a lookup is one
 /// multiply and one probe of a table whose entries hold the key itself, where a `Vec<u8>` key costs hashing a slice,
-/// a pointer chase to the key's own allocation (a cache miss) and a memcmp. Longer tokens use the byte-slice map.
+/// a pointer chase to the key's own allocation (a cache miss) and a memcmp. Tokens of 9-16 bytes (" something")
+/// are keyed by two u64s the same way (Gutenberg's lookups 21-27 -> 19-22 ms, cl100k_base, alternating runs); longer
+/// ones use the byte-slice map.
 struct Tokens {
     short: [FxHashMap<u64, Rank>; SHORT + 1],
+    mid: [FxHashMap<[u64; 2], Rank>; MID + 1],
     long: FxHashMap<Box<[u8]>, Rank>,
 }
 
 const SHORT: usize = 8;
+const MID: usize = 16;
 
 impl Tokens {
     fn new(encoder: &FxHashMap<Vec<u8>, Rank>) -> Self {
         let mut short: [FxHashMap<u64, Rank>; SHORT + 1] = Default::default();
+        let mut mid: [FxHashMap<[u64; 2], Rank>; MID + 1] = Default::default();
         let mut long = FxHashMap::default();
         for (bytes, &rank) in encoder {
             match bytes.len() {
                 n @ 1..=SHORT => short[n].insert(pack(bytes), rank),
+                n @ 9..=MID => mid[n].insert(pack2(bytes), rank),
                 _ => long.insert(bytes.clone().into_boxed_slice(), rank),
             };
         }
-        Tokens { short, long }
+        Tokens { short, mid, long }
     }
 
     #[inline(always)]
@@ -427,6 +433,7 @@ impl Tokens {
         match piece.len() {
             0 => None,
             n @ 1..=SHORT => self.short[n].get(&pack(piece)).copied(),
+            n @ 9..=MID => self.mid[n].get(&pack2(piece)).copied(),
             _ => self.long.get(piece).copied(),
         }
     }
@@ -445,6 +452,14 @@ fn pack(p: &[u8]) -> u64 {
     } else {
         p[0] as u64 | (p[n / 2] as u64) << (n / 2 * 8) | (p[n - 1] as u64) << ((n - 1) * 8)
     }
+}
+
+/// 9-16 bytes as two little-endian u64s: the first 8 bytes and the last 8 (overlapping when shorter than 16).
+#[inline]
+fn pack2(p: &[u8]) -> [u64; 2] {
+    let n = p.len();
+    debug_assert!((9..=16).contains(&n));
+    [u64::from_le_bytes(p[..8].try_into().unwrap()), u64::from_le_bytes(p[n - 8..].try_into().unwrap())]
 }
 
 #[inline]
@@ -511,14 +526,14 @@ mod tests {
 
     #[test]
     fn token_table_answers_as_the_byte_map() {
-        // zero bytes ([0] and [0, 0] pack to the same u64), every length around SHORT, and many non-tokens
+        // zero bytes ([0] and [0, 0] pack to the same u64), every length around SHORT and MID, and many non-tokens
         let mut encoder: FxHashMap<Vec<u8>, Rank> = (0..=255u8).map(|b| (vec![b], b as Rank)).collect();
         let mut seed = 7u64;
         let mut next = || {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             seed >> 33
         };
-        for n in 2..=12 {
+        for n in 2..=20 {
             encoder.insert(vec![0; n], encoder.len() as Rank);
             for _ in 0..3000 {
                 let t: Vec<u8> = (0..n).map(|_| b"\0abz\xff"[next() as usize % 5]).collect();
@@ -530,7 +545,7 @@ mod tests {
         for (bytes, &rank) in &encoder {
             assert_eq!(tokens.get(bytes), Some(rank), "{bytes:?}");
         }
-        for n in 0..=14 {
+        for n in 0..=22 {
             for _ in 0..3000 {
                 let t: Vec<u8> = (0..n).map(|_| b"\0abzq\xff"[next() as usize % 6]).collect();
                 assert_eq!(tokens.get(&t), encoder.get(&t).copied(), "{t:?}");
