@@ -59,7 +59,8 @@ impl Backtrack {
     /// end there; a position that led to a dead end is cleared, so no path is tried twice.
     pub fn encode(&self, piece: &[u8], out: &mut Vec<Rank>, pair: impl Fn(Rank, Rank) -> Rank + Copy) {
         let start = out.len();
-        let (mut short, mut long) = ([!0u64; 2], Vec::new()); // the usual piece needs no allocation
+        let mut short = [!0u64; 2]; // the usual piece needs no allocation
+        let mut long;
         let open: &mut [u64] = if piece.len() < 128 {
             &mut short
         } else {

@@ -209,7 +209,8 @@ impl CoreBpe {
     /// tiktoken's scan, on ids: `parts[i] = (rank of part i, rank of the pair of parts i and i + 1)`. The first
     /// pairs are pairs of bytes, read from an array (~6-10% faster on multilingual text than the pair table).
     fn merge_linear(&self, piece: &[u8], out: &mut Vec<Rank>) {
-        let (mut short, mut long) = ([(NONE, NONE); SHORT_PIECE], Vec::new()); // most pieces need no allocation
+        let mut short = [(NONE, NONE); SHORT_PIECE]; // most pieces need no allocation
+        let mut long;
         let parts: &mut [(Rank, Rank)] = if piece.len() <= SHORT_PIECE {
             &mut short[..piece.len()]
         } else {

@@ -204,7 +204,16 @@ impl Update {
     /// is the same before and after (the new token never occurred before), so it is not looked at. A word shrinks
     /// in place: no allocation, and no freeing on this thread of memory another thread allocated.
     fn of(ids: &[u32], words: Words, freqs: &[i64], pair: Pair, id: u32) -> Update {
-        let mut u = Update { delta: FxHashMap::default(), fresh: vec![Vec::new(); PAIR_SHARDS] };
+        let mut u = Update::default();
+        u.add(ids, words, freqs, pair, id);
+        u
+    }
+
+    /// `of`, added to this update (the serial path keeps one and empties it after each merge: no allocation per
+    /// merge, which is most of the cost of the many merges that touch a few words).
+    fn add(&mut self, ids: &[u32], words: Words, freqs: &[i64], pair: Pair, id: u32) {
+        let u = self;
+        u.fresh.resize_with(PAIR_SHARDS, Vec::new);
         let mut merged: Vec<bool> = Vec::new(); // merged[i]: old position i is part of an occurrence of `pair`
         for &w in ids {
             // SAFETY: `ids` are distinct word indices (see `Words`), in bounds.
@@ -229,7 +238,6 @@ impl Update {
                 }
             }
         }
-        u
     }
 
     fn join(mut self, mut other: Update) -> Update {
@@ -337,6 +345,7 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
     let mut heap: BinaryHeap<Candidate> =
         pair_counts.iter().map(|(&p, &c)| candidate(p, c, &vocab)).collect();
     let mut seen = vec![u32::MAX; words.len()]; // the last step that took each word
+    let mut serial = Update::default(); // the update of a merge that touches few words, reused
     // Never more merges than distinct pairs can make room for now: a huge num_merges must not be an allocation.
     let mut merges = Vec::with_capacity(num_merges.min(pair_counts.len()));
     let report_every = (num_merges / 100).max(1);
@@ -361,26 +370,25 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
         let mut ids = where_[pair_shard(pair)].remove(&pair).unwrap_or_default();
         ids.retain(|&w| std::mem::replace(&mut seen[w as usize], step as u32) != step as u32); // once per word
         let shared = Words(words.as_mut_ptr());
-        let file = |(shard, fresh): (&mut FxHashMap<Pair, Vec<u32>>, Vec<(Pair, u32)>)| {
-            for (q, w) in fresh {
+        let file = |(shard, fresh): (&mut FxHashMap<Pair, Vec<u32>>, &mut Vec<(Pair, u32)>)| {
+            for (q, w) in fresh.drain(..) {
                 shard.entry(q).or_default().push(w);
             }
         };
-        let update = if ids.len() < PARALLEL_WORDS {
-            let update = Update::of(&ids, shared, &freqs, pair, id);
-            where_.iter_mut().zip(update.fresh).for_each(file);
-            update.delta
+        if ids.len() < PARALLEL_WORDS {
+            serial.add(&ids, shared, &freqs, pair, id);
+            where_.iter_mut().zip(serial.fresh.iter_mut()).for_each(file);
         } else {
             let chunk = (ids.len() / (rayon::current_num_threads() * 4)).max(PARALLEL_WORDS / 4);
-            let update = ids
+            let mut update = ids
                 .par_chunks(chunk)
                 .map(|c| Update::of(c, shared, &freqs, pair, id))
                 .reduce(Update::default, Update::join);
-            where_.par_iter_mut().zip(update.fresh).for_each(file);
-            update.delta
+            where_.par_iter_mut().zip(update.fresh.par_iter_mut()).for_each(file);
+            serial.delta = update.delta;
         };
         pair_counts.remove(&pair);
-        for (q, d) in update {
+        for (q, d) in serial.delta.drain() {
             if d == 0 || q == pair {
                 continue;
             }
