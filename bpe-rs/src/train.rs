@@ -215,8 +215,18 @@ impl Update {
         let u = self;
         u.fresh.resize_with(PAIR_SHARDS, Vec::new);
         let mut merged: Vec<bool> = Vec::new(); // merged[i]: old position i is part of an occurrence of `pair`
-        for &w in ids {
-            // SAFETY: `ids` are distinct word indices (see `Words`), in bounds.
+        for (k, &w) in ids.iter().enumerate() {
+            // The words sit all over memory and each is a cache miss, twice (its Vec, then its ids): ask for those of
+            // the words a few steps ahead now. SAFETY: `ids` are distinct word indices (see `Words`), in bounds, and
+            // only this thread touches them (so reading a Vec's pointer ahead of time races with nothing).
+            unsafe {
+                if let Some(&ahead) = ids.get(k + 2 * PREFETCH) {
+                    prefetch(words.0.add(ahead as usize));
+                }
+                if let Some(&near) = ids.get(k + PREFETCH) {
+                    prefetch((*words.0.add(near as usize)).as_ptr());
+                }
+            }
             let word = unsafe { &mut *words.0.add(w as usize) };
             merged.clear();
             merged.resize(word.len(), false);
@@ -256,6 +266,20 @@ impl Update {
         }
         self
     }
+}
+
+/// How many words ahead `Update::add` asks for a word's ids (and twice as far for its Vec).
+const PREFETCH: usize = 4;
+
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// Mark the positions of `pair`'s occurrences in `word`, left to right without overlap (as `replace_occurrences`
