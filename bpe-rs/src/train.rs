@@ -282,6 +282,24 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// Drop the repeats of a word from a merge's list (a word holding the pair twice is listed twice): `seen[w]` is the
+/// last step that took word w. Looked up 16 words ahead, as `seen` is as long as the corpus has words (5.3M, 21 MB
+/// at 2.65 GB) and each lookup would otherwise wait for memory in turn.
+fn once_per_word(ids: &mut Vec<u32>, seen: &mut [u32], step: u32) {
+    let mut kept = 0;
+    for k in 0..ids.len() {
+        if let Some(&ahead) = ids.get(k + 16) {
+            prefetch(&seen[ahead as usize]);
+        }
+        let w = ids[k];
+        if std::mem::replace(&mut seen[w as usize], step) != step {
+            ids[kept] = w;
+            kept += 1;
+        }
+    }
+    ids.truncate(kept);
+}
+
 /// Mark the positions of `pair`'s occurrences in `word`, left to right without overlap (as `replace_occurrences`
 /// merges them); false if there are none.
 fn mark_occurrences(word: &[u32], pair: Pair, merged: &mut [bool]) -> bool {
@@ -392,7 +410,7 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
         merges.push(pair);
 
         let mut ids = where_[pair_shard(pair)].remove(&pair).unwrap_or_default();
-        ids.retain(|&w| std::mem::replace(&mut seen[w as usize], step as u32) != step as u32); // once per word
+        once_per_word(&mut ids, &mut seen, step as u32);
         let shared = Words(words.as_mut_ptr());
         let file = |(shard, fresh): (&mut FxHashMap<Pair, Vec<u32>>, &mut Vec<(Pair, u32)>)| {
             for (q, w) in fresh.drain(..) {
