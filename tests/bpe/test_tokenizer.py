@@ -1,5 +1,6 @@
 """Our Tokenizer against tiktoken (the oracle), the Python engine against the Rust one, and the API's rules."""
 
+import sys
 import time
 
 import numpy as np
@@ -183,6 +184,24 @@ def test_lone_surrogates_become_replacement_chars(pair):
     text = "a\ud800b\udfff"
     assert tok.encode(text) == enc.encode(text)
     assert tok.encode_ordinary_batch([text]) == [enc.encode_ordinary(text)]
+
+
+def test_lists_hold_one_reference_per_id(pair):
+    """The Rust engine's lists share one Python int per id (made on first use, filled in by a macro that must count
+    the reference): CPython's own count of references is the oracle, in the lists' single and batch paths."""
+    _, tok = pair
+    if tok.merge_algorithm == "python":
+        pytest.skip("the Python engine makes its own ints")
+    text = "hello hello hello"
+    ids = tok.encode_ordinary(text)
+    repeated = ids[1]  # " hello": twice in each list
+    assert ids[2] is repeated
+    before = sys.getrefcount(repeated)
+    lists = [tok.encode_ordinary(text) for _ in range(50)] + tok.encode_ordinary_batch([text] * 50, num_threads=2)
+    assert all(ids[1] is repeated for ids in lists)
+    assert sys.getrefcount(repeated) == before + 2 * 100
+    del lists
+    assert sys.getrefcount(repeated) == before
 
 
 def test_bad_constructor_arguments_are_value_errors():
