@@ -387,7 +387,9 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
     let mut heap: BinaryHeap<Candidate> =
         pair_counts.iter().map(|(&p, &c)| candidate(p, c, &vocab)).collect();
     let mut seen = vec![u32::MAX; words.len()]; // the last step that took each word
-    let mut serial = Update::default(); // the update of a merge that touches few words, reused
+    // One update reused by every merge: a merge that touches few words fills it (no allocation per merge), and a big
+    // merge's count changes land in it too, so that one loop applies them.
+    let mut serial = Update::default();
     // Never more merges than distinct pairs can make room for now: a huge num_merges must not be an allocation.
     let mut merges = Vec::with_capacity(num_merges.min(pair_counts.len()));
     let report_every = (num_merges / 100).max(1);
