@@ -216,15 +216,16 @@ impl Update {
         u.fresh.resize_with(PAIR_SHARDS, Vec::new);
         let mut merged: Vec<bool> = Vec::new(); // merged[i]: old position i is part of an occurrence of `pair`
         for (k, &w) in ids.iter().enumerate() {
-            // The words sit all over memory and each is a cache miss, twice (its Vec, then its ids): ask for those of
-            // the words a few steps ahead now. SAFETY: `ids` are distinct word indices (see `Words`), in bounds, and
-            // only this thread touches them (so reading a Vec's pointer ahead of time races with nothing).
+            // The words sit all over memory and each is a cache miss three times (its Vec, its ids, its count): ask for
+            // those of the words a few steps ahead now. SAFETY: `ids` are distinct word indices (see `Words`), in
+            // bounds, and only this thread touches them (so reading a Vec's pointer ahead of time races with nothing).
             unsafe {
                 if let Some(&ahead) = ids.get(k + 2 * PREFETCH) {
                     prefetch(words.0.add(ahead as usize));
                 }
                 if let Some(&near) = ids.get(k + PREFETCH) {
                     prefetch((*words.0.add(near as usize)).as_ptr());
+                    prefetch(freqs.as_ptr().add(near as usize));
                 }
             }
             let word = unsafe { &mut *words.0.add(w as usize) };
