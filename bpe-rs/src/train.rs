@@ -48,7 +48,7 @@ impl WordCounts {
             .map(|shard| {
                 let mut part = Vec::new();
                 for (w, c) in shard {
-                    part.extend([c as u32, (c >> 32) as u32, w.len() as u32, u32::MAX]);
+                    part.extend([c as u32, (c >> 32) as u32, w.len() as u32]);
                     part.extend(w.iter().map(|&b| b as u32));
                     part.resize(part.len().next_multiple_of(RECORD_ALIGN), 0);
                 }
@@ -187,11 +187,11 @@ impl Eq for Candidate {}
 
 /// A word's place in `WordArena::data`, in units of `RECORD_ALIGN` u32s (so u32 handles reach 64 GB of words).
 type Handle = u32;
-/// A record's header: count (low, high 32 bits), current length, the last merge step that took the word.
-const HEAD: usize = 4;
+/// A record's header: count (low, high 32 bits), current length.
+const HEAD: usize = 3;
 const RECORD_ALIGN: usize = 4;
 
-/// Every distinct pre-token in one flat array of records, `[count lo, count hi, length, last step, ids...]`, each
+/// Every distinct pre-token in one flat array of records, `[count lo, count hi, length, ids...]`, each
 /// padded to a multiple of 4 u32s. A merge visits words all over memory, and each visit is one cache miss for the
 /// record (header and first ids together), where a `Vec<Vec<u32>>` plus a count array cost three: the Vec, its ids
 /// and the count. Merging the 2.65 GB corpus: 7.8-8.0 -> 6.4-6.5 s on 1 thread, 5.6-5.8 -> 4.4-4.7 s on 2, peak
@@ -202,8 +202,9 @@ struct WordArena {
     handles: Vec<Handle>,
 }
 
-/// The arena, shared with the threads of one merge's update: each merge takes every word at most once (the last
-/// step in its header), so no two threads touch the same record, and the array is not resized while they run.
+/// The arena, shared with the threads of one merge's update: the pair index lists a word at most once per pair (see
+/// `index_pairs` and `Update::add`), so no two threads touch the same record, and the array is not resized while
+/// they run.
 #[derive(Clone, Copy)]
 struct Words(*mut u32);
 // SAFETY: see above; every access is to a distinct record, within bounds.
@@ -260,6 +261,7 @@ impl Update {
         let u = self;
         u.fresh.resize_with(PAIR_SHARDS, Vec::new);
         let mut merged: Vec<bool> = Vec::new(); // merged[i]: old position i is part of an occurrence of `pair`
+        let mut new: Vec<Pair> = Vec::new(); // the word's pairs with the new token
         for (k, &w) in ids.iter().enumerate() {
             // The words sit all over memory and each is a cache miss: ask for the record a few words ahead now.
             // SAFETY: `ids` are distinct handles of the arena (see `Words`) and only this thread touches their records.
@@ -279,12 +281,22 @@ impl Update {
             }
             let n = replace_occurrences(word, pair, id);
             unsafe { *words.head(w).add(2) = n as u32 };
+            new.clear();
             for p in word[..n].windows(2) {
                 if p[0] == id || p[1] == id {
                     let q = (p[0], p[1]);
                     *u.delta.entry(q).or_insert(0) += f;
-                    u.fresh[pair_shard(q)].push((q, w)); // only pairs with the new token are new in the index
+                    new.push(q); // only pairs with the new token are new in the index
                 }
+            }
+            // The index lists a word once per pair. A pair is filed only here, when its later token is made (or at
+            // the start, for pairs of bytes), so filing once per word keeps every list free of repeats.
+            if new.len() > 1 {
+                new.sort_unstable();
+                new.dedup();
+            }
+            for &q in &new {
+                u.fresh[pair_shard(q)].push((q, w));
             }
         }
     }
@@ -319,25 +331,6 @@ fn prefetch<T>(p: *const T) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
-}
-
-/// Drop the repeats of a word from a merge's list (a word holding the pair twice is listed twice): a record's header
-/// holds the last step that took the word. Looked up 16 words ahead, as each record is a cache miss (this also
-/// brings the record in for the update that follows, when that runs on this thread).
-fn once_per_word(ids: &mut Vec<Handle>, words: Words, step: u32) {
-    let mut kept = 0;
-    for k in 0..ids.len() {
-        // SAFETY: `ids` are handles of the arena, and no update runs while this does.
-        if let Some(&ahead) = ids.get(k + 16) {
-            prefetch(unsafe { words.head(ahead) });
-        }
-        let w = ids[k];
-        if std::mem::replace(unsafe { &mut *words.head(w).add(3) }, step) != step {
-            ids[kept] = w;
-            kept += 1;
-        }
-    }
-    ids.truncate(kept);
 }
 
 /// Mark the positions of `pair`'s occurrences in `word`, left to right without overlap (as `replace_occurrences`
@@ -387,7 +380,10 @@ fn index_pairs(arena: &mut WordArena) -> (FxHashMap<Pair, i64>, PairIndex) {
             for p in w.windows(2) {
                 let pair = (p[0], p[1]);
                 *counts.entry(pair).or_insert(0) += f;
-                places.entry(pair).or_default().push(h);
+                let listed = places.entry(pair).or_default();
+                if listed.last() != Some(&h) {
+                    listed.push(h); // once per word, however often the word holds the pair
+                }
             }
         }
         (counts, places)
@@ -453,8 +449,7 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
         vocab.push(Rc::from(joined));
         merges.push(pair);
 
-        let mut ids = where_[pair_shard(pair)].remove(&pair).unwrap_or_default();
-        once_per_word(&mut ids, shared, step as u32);
+        let ids = where_[pair_shard(pair)].remove(&pair).unwrap_or_default();
         let file = |(shard, fresh): (&mut FxHashMap<Pair, Vec<u32>>, &mut Vec<(Pair, u32)>)| {
             for (q, w) in fresh.drain(..) {
                 shard.entry(q).or_default().push(w);
@@ -513,6 +508,27 @@ mod tests {
         let n = replace_occurrences(&mut word, (1, 1), 9);
         assert_eq!(word[..n], [9, 1, 2, 9]);
         assert!(!mark_occurrences(&word, (2, 1), &mut [false; 4]));
+    }
+
+    #[test]
+    fn the_index_lists_a_word_once_per_pair() {
+        // Each word holds (a, b) three times; merging it makes (X, c) and (c, X) twice each. A word listed twice
+        // would be rewritten by two threads of a big merge at once.
+        let repeats = |lists: Vec<Vec<Handle>>| {
+            lists.iter().all(|ws| ws.len() == ws.iter().collect::<std::collections::BTreeSet<_>>().len())
+        };
+        let mut arena = counts_of("abcabcab abcabcab").into_arena();
+        let (_, index) = index_pairs(&mut arena);
+        assert!(repeats(index.iter().flat_map(|shard| shard.values().cloned()).collect()));
+        let ids = index[pair_shard((97, 98))][&(97, 98)].clone();
+        assert_eq!(ids.len(), 2, "two words, each listed once");
+        let u = Update::of(&ids, Words(arena.data.as_mut_ptr()), (97, 98), 256);
+        let mut filed: FxHashMap<Pair, Vec<Handle>> = FxHashMap::default();
+        for (q, w) in u.fresh.into_iter().flatten() {
+            filed.entry(q).or_default().push(w);
+        }
+        assert_eq!(filed.len(), 3, "(X, c), (c, X) and (' ', X): {filed:?}");
+        assert!(repeats(filed.into_values().collect()));
     }
 
     #[test]
