@@ -520,12 +520,12 @@ mod tests {
     fn the_index_lists_a_word_once_per_pair() {
         // Each word holds (a, b) three times; merging it makes (X, c) and (c, X) twice each. A word listed twice
         // would be rewritten by two threads of a big merge at once.
-        let repeats = |lists: Vec<Vec<Handle>>| {
+        let no_repeats = |lists: Vec<Vec<Handle>>| {
             lists.iter().all(|ws| ws.len() == ws.iter().collect::<std::collections::BTreeSet<_>>().len())
         };
         let mut arena = counts_of("abcabcab abcabcab").into_arena();
         let (_, index) = index_pairs(&mut arena);
-        assert!(repeats(index.iter().flat_map(|shard| shard.values().cloned()).collect()));
+        assert!(no_repeats(index.iter().flat_map(|shard| shard.values().cloned()).collect()));
         let ids = index[pair_shard((97, 98))][&(97, 98)].clone();
         assert_eq!(ids.len(), 2, "two words, each listed once");
         let u = Update::of(&ids, Words(arena.data.as_mut_ptr()), (97, 98), 256);
@@ -534,7 +534,7 @@ mod tests {
             filed.entry(q).or_default().push(w);
         }
         assert_eq!(filed.len(), 3, "(X, c), (c, X) and (' ', X): {filed:?}");
-        assert!(repeats(filed.into_values().collect()));
+        assert!(no_repeats(filed.into_values().collect()));
     }
 
     #[test]
