@@ -443,7 +443,7 @@ impl Tokens {
 /// 1-8 bytes as a little-endian u64 (the length is known, so no marker is needed), read as two possibly
 /// overlapping loads instead of a byte loop: e.g. 6 bytes = bytes 0..4 | bytes 2..6 shifted by 2 bytes.
 #[inline]
-fn pack(p: &[u8]) -> u64 {
+pub(crate) fn pack(p: &[u8]) -> u64 {
     let n = p.len();
     debug_assert!((1..=8).contains(&n));
     if n >= 4 {
