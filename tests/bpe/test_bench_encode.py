@@ -49,3 +49,29 @@ def test_a_wrong_id_stops_the_bench(bench, monkeypatch):
     text = corpus_file("gutenberg-en.txt").read_text(encoding="utf-8")[:20_000]
     with pytest.raises(AssertionError, match="quicktok"):
         bench.bench_corpus("slice", text, "cl100k_base", runs=1, threads=1, python_ref=False)
+
+
+def test_each_round_is_a_first_pass_unless_warm(bench, monkeypatch):
+    """bpe-rs, quicktok and HF tokenizers remember work across calls: each forgets it before every timed call (and
+    still gives tiktoken's ids after), except under --warm; tiktoken remembers nothing and has nothing to forget."""
+    resets: dict[bool, dict[str, set[bool]]] = {False: {}, True: {}}
+    real = bench.interleaved_medians
+    text = corpus_file("gutenberg-en.txt").read_text(encoding="utf-8")[:20_000]
+    for warm in (False, True):
+
+        def spy(cases, runs, seen=resets[warm]):
+            for name, (_, before) in cases.items():
+                seen.setdefault(name, set()).add(before is not None)
+            return real(cases, runs)
+
+        monkeypatch.setattr(bench, "interleaved_medians", spy)
+        bench.bench_corpus("slice", text, "cl100k_base", runs=1, threads=1, python_ref=False, warm=warm)
+    for enc in ("bpe-rs", "bpe-rs (numpy)", "quicktok", "HF tokenizers"):
+        assert resets[False][enc] == {True}, enc
+    assert resets[False]["tiktoken"] == {False}
+    assert all(seen == {False} for seen in resets[True].values())
+    encs = bench.encoders("cl100k_base", 1)
+    want = encs["tiktoken"]["one"](text)
+    encs["quicktok"]["one"](text)
+    encs["quicktok"]["reset"]()
+    assert encs["quicktok"]["one"](text) == want
