@@ -188,15 +188,14 @@ def snapshot(root: Path, *more: Path) -> dict[str, bytes | None]:
 
 
 # ------------------------------------------------------------------------------------------------ gpt2 runs
-def gpt2_shards(out: Path) -> str:
-    """Tiny Shakespeare as gpt2-token shards of 32K tokens (~10 shards, the first one val), via the data pipeline."""
+def gpt2_shards(out: Path, shard_tokens: str = "32K") -> str:
+    """Tiny Shakespeare as gpt2-token shards (32K tokens: ~10 shards, the first one val), via the data pipeline."""
     from gpt2.prepare import main as prepare  # gpt2 (torch) only for the tests that train
 
     require_tiktoken_cache()
     text = corpus_file("tinyshakespeare.txt")
-    prepare(
-        ["--dataset", str(text), "--tokenizer", "gpt2", "--shard-tokens", "32K", "--out", str(out), "--workers", "1"]
-    )
+    argv = f"--tokenizer gpt2 --shard-tokens {shard_tokens} --workers 1".split()
+    prepare(["--dataset", str(text), "--out", str(out), *argv])
     return str(out)
 
 

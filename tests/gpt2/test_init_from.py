@@ -30,6 +30,12 @@ def shards(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def small_val(tmp_path_factory):
+    """The same text in shards of 4K tokens: a val split an eighth the size, for the CLI that scores all of it."""
+    return gpt2_shards(tmp_path_factory.mktemp("shakespeare-4k"), shard_tokens="4K")
+
+
+@pytest.fixture(scope="module")
 def source(shards, tmp_path_factory):
     """A tiny learned-position run of 3 steps: the checkpoint fine-tunes start from."""
     return T.train(tiny_run(shards, tmp_path_factory.mktemp("src"), max_steps=3))
@@ -197,22 +203,22 @@ def test_hellaswag_scores_openai_weights(tmp_path, monkeypatch, capsys):
 
 
 # -------------------------------------------------------------------------------------- python -m gpt2.evaluate
-def test_evaluate_cli_scores_a_run_and_openai_weights(shards, source, monkeypatch, capsys):
+def test_evaluate_cli_scores_a_run_and_openai_weights(small_val, source, monkeypatch, capsys):
     """The CLI's val loss over the whole val split equals evaluate_checkpoint's (a checkpoint) and val_loss of the
     stand-in model itself (`gpt2`, OpenAI's weights monkeypatched)."""
     with pytest.raises(SystemExit) as e:
-        run(evaluate.main, ["--ckpt", str(source.run_dir), "--data", shards, "--seq-len", "32", "--device", "cpu"])
+        run(evaluate.main, ["--ckpt", str(source.run_dir), "--data", small_val, "--seq-len", "32", "--device", "cpu"])
     assert e.value.code == 0
-    want, bpb, _ = evaluate.evaluate_checkpoint(source.checkpoint, shards, 8, 32, torch.device("cpu"))
+    want, bpb, _ = evaluate.evaluate_checkpoint(source.checkpoint, small_val, 8, 32, torch.device("cpu"))
     out = capsys.readouterr().out
     assert f"val loss {want:.4f} | bits per byte {bpb:.4f}" in out
     monkeypatch.setattr(GPT, "from_pretrained", tiny_pretrained)
     with pytest.raises(SystemExit):
-        run(evaluate.main, ["--ckpt", "gpt2", "--data", shards, "--seq-len", "32", "--device", "cpu"])
-    want = val_loss(tiny_pretrained("gpt2", pad_vocab_to=64), shards, 8, 32, CPU, None)
+        run(evaluate.main, ["--ckpt", "gpt2", "--data", small_val, "--seq-len", "32", "--device", "cpu"])
+    want = val_loss(tiny_pretrained("gpt2", pad_vocab_to=64), small_val, 8, 32, CPU, None)
     assert f"val loss {want:.4f}" in capsys.readouterr().out
     monkeypatch.setattr(GPT, "from_pretrained", offline)
-    err = fails_with(evaluate.main, ["--ckpt", "gpt2", "--data", shards], capsys)
+    err = fails_with(evaluate.main, ["--ckpt", "gpt2", "--data", small_val], capsys)
     assert "cannot download" in err and "--ckpt PATH" in err
-    err = fails_with(evaluate.main, ["--ckpt", str(source.run_dir), "--data", shards, "--seq-len", "999"], capsys)
+    err = fails_with(evaluate.main, ["--ckpt", str(source.run_dir), "--data", small_val, "--seq-len", "999"], capsys)
     assert "--seq-len 999" in err and "128" in err

