@@ -8,7 +8,7 @@ the newest one to resume from, the RNG streams that make a resumed run continue 
     path = resolve_resume("latest", Path("runs/gpt2/rope"))      # the newest ckpt_*.pt
 
 A checkpoint is a dict with at least "model" (state dict), "config" (asdict(GPTConfig)) and "tokenizer" (a
-gpt2.tokenizer spec); the trainer adds tokenizer_hash (gpt2.data.tokenizer_hash of the tokenizer it trained with, which
+gpt2.tokenizer spec); the trainer adds tokenizer_hash (shards.tokenizer_hash of the tokenizer it trained with, which
 sample.py and HellaSwag check), step, max_steps, optimizer, loader, rng, train_config, world_size. Every value
 must be something weights_only unpickling accepts: tensors, dicts, lists, strings, numbers, None.
 """
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from gpt2.configs import TrainConfig
-from gpt2.data import tokenizer_hash
 from gpt2.model import GPT, PRESETS, GPTConfig
+from gpt2.shards import tokenizer_hash
 from gpt2.tokenizer import load_tokenizer
 from scratch.cli import UsageError
 from scratch.files import atomic_open

@@ -41,7 +41,6 @@ import torch
 from bpe import Tokenizer
 from bpe.corpus import HELDOUT_PLAYS, default_corpus
 from bpe.report import compression_table, load_any
-from gpt2.data import open_shard, read_manifest
 from gpt2.pipeline import (
     PipelineConfig,
     add_pipeline_flags,
@@ -58,6 +57,7 @@ from gpt2.pipeline import (
 )
 from gpt2.plot import load_run, plot_runs, results_table
 from gpt2.sample import encode_prompt, load_model, stream_sample
+from gpt2.shards import open_shard, read_manifest
 from gpt2.tokenizer import load_tokenizer
 from scratch.cli import ArgumentParser, positive_float, positive_int
 from scratch.device import pick_device

@@ -21,9 +21,10 @@ from tqdm import tqdm
 from gpt2 import hellaswag
 from gpt2.checkpoint import load_checkpoint, load_init_source, model_from_checkpoint
 from gpt2.configs import TrainConfig
-from gpt2.data import bytes_per_token, iter_eval_batches, read_manifest
+from gpt2.data import iter_eval_batches
 from gpt2.distributed import Dist, all_reduce
 from gpt2.model import GPT
+from gpt2.shards import bytes_per_token, read_manifest
 from scratch.cli import ArgumentParser, UsageError, positive_int, run
 from scratch.device import pick_device
 

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from gpt2.data import (
+from gpt2.shards import (
     DTYPES,
     MANIFEST,
     check_shard,

@@ -43,10 +43,10 @@ from tqdm import tqdm
 from bpe import cli as bpe_cli
 from bpe.corpus import EOT, default_corpus
 from gpt2.configs import EXPERIMENTS
-from gpt2.data import MANIFEST, read_manifest
 from gpt2.model import PRESETS
 from gpt2.pipeline import corpus_file, prepare_shards
 from gpt2.plot import RunLogData, load_run
+from gpt2.shards import MANIFEST, read_manifest
 from gpt2.stats import Difference, paired_difference, summary
 from gpt2.train import options_from_argv
 from scratch.cli import ArgumentParser, UsageError, non_negative_int, positive_int, run

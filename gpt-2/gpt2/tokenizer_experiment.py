@@ -34,8 +34,6 @@ from pathlib import Path
 from bpe import Tokenizer
 from bpe.corpus import EOT, default_corpus
 from bpe.report import bytes_per_token, compression_table
-from gpt2.data import bytes_per_token as shard_bytes_per_token
-from gpt2.data import read_manifest
 from gpt2.evaluate import bits_per_byte
 from gpt2.pipeline import (
     PipelineConfig,
@@ -51,6 +49,8 @@ from gpt2.pipeline import (
 )
 from gpt2.plot import load_run
 from gpt2.prepare import count_at_least
+from gpt2.shards import bytes_per_token as shard_bytes_per_token
+from gpt2.shards import read_manifest
 from scratch.cli import ArgumentParser
 from scratch.files import atomic_write
 from scratch.plot import plt, save_figure

@@ -61,12 +61,13 @@ from gpt2.checkpoint import (
     save_rotating,
 )
 from gpt2.configs import EXPERIMENTS, TrainConfig, model_overrides, resolve
-from gpt2.data import MANIFEST, bytes_per_token, make_loader, read_manifest
+from gpt2.data import make_loader
 from gpt2.distributed import Dist, GracefulStop, all_reduce, setup_distributed, stop_agreed, teardown
 from gpt2.evaluate import bits_per_byte, hellaswag_accuracy, load_hellaswag, sample_text, val_loss
 from gpt2.model import GPT, GPTConfig
 from gpt2.runlog import RunLog, git_commit, start_wandb
 from gpt2.schedule import get_lr
+from gpt2.shards import MANIFEST, bytes_per_token, read_manifest
 from scratch.cli import (
     ArgumentParser,
     UsageError,

@@ -1,4 +1,5 @@
-"""Loaders and manifest checks (gpt2/data.py) on small shard directories whose tokens name their own position.
+"""Loaders (gpt2/data.py) and manifest checks (gpt2/shards.py) on small shard directories whose tokens name their
+own position.
 
 Every token of a synthetic shard is unique (its global position + 1) except the end-of-text token 0 that opens each
 document, so a window's first non-eot token says exactly which window it is: the oracle for coverage, disjointness
@@ -13,16 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from gpt2.data import (
-    HEADER_BYTES,
-    KINDS,
-    bytes_per_token,
-    iter_eval_batches,
-    make_loader,
-    read_manifest,
-    write_manifest,
-    write_shard,
-)
+from gpt2.data import KINDS, iter_eval_batches, make_loader
+from gpt2.shards import HEADER_BYTES, bytes_per_token, read_manifest, write_manifest, write_shard
 
 EOT = 0
 HASH = "ab" * 32

@@ -80,7 +80,7 @@ def test_tokenizer_loads_and_round_trips(result, heldout_docs):
 
 
 def test_shards_match_the_manifest_and_the_val_shard_is_the_heldout_plays(result, heldout_docs):
-    from gpt2.data import HEADER_BYTES, open_shard, read_manifest
+    from gpt2.shards import HEADER_BYTES, open_shard, read_manifest
     from gpt2.tokenizer import load_tokenizer
 
     m = read_manifest(result.data)  # checks every shard's header against the manifest
@@ -98,7 +98,7 @@ def test_shards_match_the_manifest_and_the_val_shard_is_the_heldout_plays(result
 
 def test_checkpoint_loads_and_val_loss_fell(result, heldout_docs):
     from gpt2.checkpoint import load_checkpoint, model_from_checkpoint
-    from gpt2.data import read_manifest
+    from gpt2.shards import read_manifest
 
     state = load_checkpoint(result.checkpoint)
     model = model_from_checkpoint(state)
@@ -131,7 +131,7 @@ def test_stage_commands_in_the_summary_reproduce_the_artifacts(result, tmp_path)
     from bpe import cli as bpe_cli
     from gpt2 import prepare, train
     from gpt2.checkpoint import load_checkpoint
-    from gpt2.data import open_shard, read_manifest
+    from gpt2.shards import open_shard, read_manifest
 
     mains = {"bpe/train.py": bpe_cli.main, "gpt-2/prepare.py": prepare.main, "gpt-2/train.py": train.main}
     shutil.copy(result.out / "corpus.txt", tmp_path / "corpus.txt")

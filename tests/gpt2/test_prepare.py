@@ -18,8 +18,9 @@ import pytest
 import tiktoken
 
 from gpt2 import prepare as prep
-from gpt2.data import HEADER_BYTES, make_loader, read_manifest
+from gpt2.data import make_loader
 from gpt2.prepare import EOT_TEXT, dataset_source, main, parse_count, prepare, reencode_source
+from gpt2.shards import HEADER_BYTES, read_manifest
 from testutil import ROOT, corpus_file, require_tiktoken_cache, shared_file
 
 SHARD = 3000
@@ -340,3 +341,11 @@ def test_utf8_check_names_the_first_bad_byte_whatever_the_block_size(tmp_path):
     path.write_bytes(good)
     for block in (1, 3, 1 << 20):
         check_utf8(path, block)
+
+
+def test_preparing_shards_needs_no_torch():
+    """prepare.py writes shards with numpy alone (gpt2.shards), so it starts in well under a second instead of the ~4 s
+    that importing torch takes here: a mistake in its flags is reported at once."""
+    code = "import sys, gpt2.prepare; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -200,7 +200,7 @@ DRIVER = r"""
 import json, os, random, signal, sys, traceback
 from contextlib import contextmanager
 
-import gpt2.data
+import gpt2.shards
 import scratch.files
 from gpt2.prepare import dataset_source, prepare
 
@@ -236,7 +236,7 @@ def hooked_open(path, mode="wb", **kw):
 def child(out, kill):
     global kill_at
     kill_at = kill
-    gpt2.data.atomic_open = scratch.files.atomic_open = hooked_open
+    gpt2.shards.atomic_open = scratch.files.atomic_open = hooked_open
     sys.stdout = sys.stderr = open(os.devnull, "w")
     prepare(dataset_source(spec["src"]), "gpt2", out, spec["shard"], workers=1)
     with open(spec["events"], "w") as f:
