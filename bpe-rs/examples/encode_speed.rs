@@ -1,0 +1,97 @@
+//! Encoding speed without Python, to see where time goes (perf record works on it):
+//!
+//!     cargo run --release --example encode_speed -- RANKS PATTERN FILE [ROUNDS]
+//!
+//! RANKS: a tiktoken ranks file (lines of "base64 rank", as in TIKTOKEN_CACHE_DIR); PATTERN: gpt2, cl100k or o200k;
+//! FILE: the first 12 MB are encoded. Every round is a first pass (caches cleared); the best round is printed, for
+//! one long text on one thread and for ~64 KB pieces in a batch on 1 and 2 threads, and the splitter alone.
+use bpe_rs::encode::CoreBpe;
+use bpe_rs::pretok::{Splitter, CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN};
+use std::time::Instant;
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let ranks: Vec<(Vec<u8>, u32)> = std::fs::read_to_string(&a[1])
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (b64, rank) = l.split_once(' ').unwrap();
+            (base64(b64), rank.parse().unwrap())
+        })
+        .collect();
+    let pattern = match a[2].as_str() {
+        "gpt2" => GPT2_PATTERN,
+        "cl100k" => CL100K_PATTERN,
+        _ => O200K_PATTERN,
+    };
+    let data = std::fs::read(&a[3]).unwrap();
+    let text = String::from_utf8_lossy(&data[..data.len().min(12 << 20)]).into_owned();
+    let text = &text[..text.floor_char_boundary(12_000_000)];
+    let rounds: usize = a.get(4).map_or(5, |s| s.parse().unwrap());
+    let bpe = CoreBpe::new(ranks, Default::default(), pattern).unwrap();
+    bpe.encode_ordinary("ꙮ漢字漢字漢字ü"); // build the backtracking tables
+    let mut best = f64::MAX;
+    let mut n = 0;
+    for _ in 0..rounds {
+        bpe.caches().clear();
+        let t = Instant::now();
+        n = bpe.encode_ordinary(text).len();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let splitter = Splitter::new(pattern).unwrap();
+    let t = Instant::now();
+    let mut pieces = 0usize;
+    splitter.for_each(text, |_| pieces += 1);
+    let split = t.elapsed().as_secs_f64();
+    // batch: pieces of about 64 KB cut at line ends, on 1 and 2 threads
+    let mut docs: Vec<&str> = vec![];
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = text.floor_char_boundary((start + (1 << 16)).min(text.len()));
+        if end < text.len() {
+            end = text[start..end].rfind('\n').map_or(end, |i| start + i + 1);
+        }
+        docs.push(&text[start..end]);
+        start = end;
+    }
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut best_b = f64::MAX;
+        for _ in 0..rounds {
+            bpe.caches().clear();
+            let t = Instant::now();
+            let out = pool.install(|| bpe.encode_batch(&docs, None));
+            best_b = best_b.min(t.elapsed().as_secs_f64());
+            assert!(out.iter().zip(&docs).all(|(ids, d)| *ids == bpe.encode_ordinary(d)), "batch != one by one");
+        }
+        println!("batch {threads} threads: {:.1} MB/s ({:.0} ms)", text.len() as f64 / best_b / 1e6, best_b * 1e3);
+    }
+    println!(
+        "{n} ids, best {:.1} MB/s ({:.0} ms), split only {:.0} ms ({pieces} pieces)",
+        text.len() as f64 / best / 1e6,
+        best * 1e3,
+        split * 1e3
+    );
+}
+
+/// Standard base64 (with `=` padding) to bytes.
+fn base64(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let (mut out, mut acc, mut bits) = (vec![], 0u32, 0);
+    for &c in text.as_bytes().iter().filter(|&&c| c != b'=') {
+        acc = acc << 6 | value(c) as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
