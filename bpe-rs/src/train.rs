@@ -5,6 +5,7 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHasher};
+use smallvec::SmallVec;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::hash::{Hash, Hasher};
@@ -324,7 +325,12 @@ fn pair_shard(q: Pair) -> usize {
     shard_of(&q, PAIR_SHARDS)
 }
 
-type PairIndex = Vec<FxHashMap<Pair, Vec<u32>>>;
+/// The words that hold one pair. Most pairs are in a few words, and a list of up to 4 sits in the map's entry itself
+/// (24 bytes, as a Vec), so filing a new pair allocates nothing: allocating and freeing a Vec per pair was a fifth of
+/// merging.
+type Places = SmallVec<[Handle; 4]>;
+
+type PairIndex = Vec<FxHashMap<Pair, Places>>;
 
 /// What one merge does to a set of words (rewritten in place): the change of every pair count, and the new pairs'
 /// places, bucketed by index shard.
@@ -460,7 +466,7 @@ const PARALLEL_WORDS: usize = 2048;
 
 /// Pair counts (weighted by word frequency) and, per pair, the words that hold it, counted on all cores.
 fn index_pairs(arena: &mut WordArena) -> (FxHashMap<Pair, i64>, PairIndex) {
-    type Index = (FxHashMap<Pair, i64>, FxHashMap<Pair, Vec<Handle>>);
+    type Index = (FxHashMap<Pair, i64>, FxHashMap<Pair, Places>);
     let chunk = (arena.handles.len() / (rayon::current_num_threads() * 8)).max(PARALLEL_WORDS);
     let words = Words(arena.data.as_mut_ptr());
     let part = |hs: &[Handle]| -> Index {
@@ -540,7 +546,7 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
         merges.push(pair);
 
         let ids = where_[pair_shard(pair)].remove(&pair).unwrap_or_default();
-        let file = |(shard, fresh): (&mut FxHashMap<Pair, Vec<u32>>, &mut Vec<(Pair, u32)>)| {
+        let file = |(shard, fresh): (&mut FxHashMap<Pair, Places>, &mut Vec<(Pair, u32)>)| {
             for (q, w) in fresh.drain(..) {
                 shard.entry(q).or_default().push(w);
             }
@@ -604,7 +610,7 @@ mod tests {
     fn the_index_lists_a_word_once_per_pair() {
         // Each word holds (a, b) three times; merging it makes (X, c) and (c, X) twice each. A word listed twice
         // would be rewritten by two threads of a big merge at once.
-        let no_repeats = |lists: Vec<Vec<Handle>>| {
+        let no_repeats = |lists: Vec<Places>| {
             lists.iter().all(|ws| ws.len() == ws.iter().collect::<std::collections::BTreeSet<_>>().len())
         };
         let mut arena = counts_of("abcabcab abcabcab").into_arena();
@@ -613,7 +619,7 @@ mod tests {
         let ids = index[pair_shard((97, 98))][&(97, 98)].clone();
         assert_eq!(ids.len(), 2, "two words, each listed once");
         let u = Update::of(&ids, Words(arena.data.as_mut_ptr()), (97, 98), 256);
-        let mut filed: FxHashMap<Pair, Vec<Handle>> = FxHashMap::default();
+        let mut filed: FxHashMap<Pair, Places> = FxHashMap::default();
         for (q, w) in u.fresh.into_iter().flatten() {
             filed.entry(q).or_default().push(w);
         }
