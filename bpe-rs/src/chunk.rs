@@ -92,45 +92,33 @@ pub fn last_safe_cut(data: &[u8], specials: &[Vec<u8>]) -> Option<usize> {
 }
 
 /// Read a UTF-8 file about `block` bytes at a time (BLOCK in practice; tests pass small ones), each block ending at
-/// a safe cut, and call `f(text, bytes_done, file_size)`. The next block is read and checked on a thread of its own
-/// while `f` works on this one: done in turn, reading and the UTF-8 check left a core idle. Memory: two blocks, the
-/// two buffers reused.
+/// a safe cut, and call `f(text, bytes_done, file_size)`. With `background`, the next block is read and checked on a
+/// thread of its own while `f` works on this one (done in turn, reading and the UTF-8 check left a core idle); memory
+/// is then two blocks, the two buffers reused. Without, everything runs on the calling thread: what a caller asked
+/// to use one core gets.
 pub fn for_each_block(
-    path: &str, specials: &[Vec<u8>], block: usize, mut f: impl FnMut(&str, usize, usize),
+    path: &str, specials: &[Vec<u8>], block: usize, background: bool, mut f: impl FnMut(&str, usize, usize),
 ) -> Result<()> {
     let mut file = File::open(path).map_err(|e| io_error(path, "open", e))?;
     let size = file.metadata().map(|m| m.len() as usize).unwrap_or(0);
+    if !background {
+        let spare = std::cell::Cell::new(None);
+        return read_blocks(&mut file, path, specials, block, || spare.take(), |text, done| {
+            f(&text, done, size);
+            spare.set(Some(text.into_bytes()));
+            true
+        });
+    }
     // Rendezvous: the reader hands a block over only when `f` is done with the previous one, and gets it back.
     let (blocks, received) = mpsc::sync_channel::<Result<(String, usize)>>(0);
     let (give_back, returned) = mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let mut read = || -> Result<()> {
-                let mut buf: Vec<u8> = Vec::new();
-                let mut done = 0usize;
-                loop {
-                    let n = (&mut file).take(block.max(1) as u64).read_to_end(&mut buf);
-                    let eof = n.map_err(|e| io_error(path, "read", e))? == 0;
-                    let cut = if eof { buf.len() } else { last_safe_cut(&buf, specials).unwrap_or(0) };
-                    if cut == 0 && !eof {
-                        continue; // no safe cut yet: read more
-                    }
-                    let mut next = returned.try_recv().unwrap_or_default();
-                    next.clear();
-                    next.extend_from_slice(&buf[cut..]);
-                    buf.truncate(cut);
-                    let text = String::from_utf8(buf).map_err(|e| Error::NotUtf8 {
-                        path: path.to_string(),
-                        offset: done + e.utf8_error().valid_up_to(),
-                    })?;
-                    done += cut;
-                    if blocks.send(Ok((text, done))).is_err() || eof {
-                        return Ok(()); // the receiver stopped, or the file is done
-                    }
-                    buf = next;
-                }
-            };
-            if let Err(e) = read() {
+            let spare = || returned.try_recv().ok();
+            let read = read_blocks(&mut file, path, specials, block, spare, |text, done| {
+                blocks.send(Ok((text, done))).is_ok() // false: the receiver stopped
+            });
+            if let Err(e) = read {
                 let _ = blocks.send(Err(e));
             }
         });
@@ -141,6 +129,37 @@ pub fn for_each_block(
         }
         Ok(())
     })
+}
+
+/// The reading loop of `for_each_block`: `deliver(text, bytes_done)` gets each checked block (false stops the
+/// loop); `spare` offers a buffer that a delivered block has been given back in, to reuse.
+fn read_blocks(
+    file: &mut File, path: &str, specials: &[Vec<u8>], block: usize, mut spare: impl FnMut() -> Option<Vec<u8>>,
+    mut deliver: impl FnMut(String, usize) -> bool,
+) -> Result<()> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut done = 0usize;
+    loop {
+        let n = file.take(block.max(1) as u64).read_to_end(&mut buf);
+        let eof = n.map_err(|e| io_error(path, "read", e))? == 0;
+        let cut = if eof { buf.len() } else { last_safe_cut(&buf, specials).unwrap_or(0) };
+        if cut == 0 && !eof {
+            continue; // no safe cut yet: read more
+        }
+        let mut next = spare().unwrap_or_default();
+        next.clear();
+        next.extend_from_slice(&buf[cut..]);
+        buf.truncate(cut);
+        let text = String::from_utf8(buf).map_err(|e| Error::NotUtf8 {
+            path: path.to_string(),
+            offset: done + e.utf8_error().valid_up_to(),
+        })?;
+        done += cut;
+        if !deliver(text, done) || eof {
+            return Ok(()); // stopped, or the file is done
+        }
+        buf = next;
+    }
 }
 
 fn io_error(path: &str, action: &'static str, source: std::io::Error) -> Error {
@@ -177,21 +196,22 @@ mod tests {
         let path = path.to_str().unwrap();
         let specials = [b"<|endoftext|>".to_vec()];
         let text = "ab cd<|endoftext|>é中 ".repeat(300) + &"x".repeat(5_000) + " the end";
-        for block in [1, 7, 64, 4_096, 1 << 20] {
+        // on a reader thread and on the caller's own, every block size gives the file back and finds the bad byte
+        for (block, background) in [1, 7, 64, 4_096, 1 << 20].into_iter().flat_map(|b| [(b, true), (b, false)]) {
             std::fs::write(path, &text).unwrap();
             let (mut joined, mut last) = (String::new(), 0);
-            for_each_block(path, &specials, block, |t, done, size| {
+            for_each_block(path, &specials, block, background, |t, done, size| {
                 joined.push_str(t);
                 assert_eq!((done, size), (joined.len(), text.len()), "progress counts bytes handed over");
                 last = done;
             })
             .unwrap();
-            assert_eq!((joined.as_str(), last), (text.as_str(), text.len()), "block {block}");
+            assert_eq!((joined.as_str(), last), (text.as_str(), text.len()), "block {block}, {background}");
             let mut bad = text.clone().into_bytes();
             bad[4_321] = 0xff;
             std::fs::write(path, &bad).unwrap();
-            let err = for_each_block(path, &specials, block, |_, _, _| {}).unwrap_err();
-            assert!(matches!(err, Error::NotUtf8 { offset: 4_321, .. }), "block {block}: {err}");
+            let err = for_each_block(path, &specials, block, background, |_, _, _| {}).unwrap_err();
+            assert!(matches!(err, Error::NotUtf8 { offset: 4_321, .. }), "block {block}, {background}: {err}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -233,8 +233,8 @@ pub fn count_text(text: &str, splitter: &Splitter, specials: &[String], total: &
     total.add_parts(parts);
 }
 
-/// Stream a UTF-8 file in blocks of about `block` bytes cut at safe points; memory is one block plus the unique
-/// pre-tokens.
+/// Stream a UTF-8 file in blocks of about `block` bytes cut at safe points; memory is one block (two, when more than
+/// one worker counts and the next is read meanwhile) plus the unique pre-tokens.
 pub fn count_file(
     path: &str,
     splitter: &Splitter,
@@ -244,7 +244,9 @@ pub fn count_file(
 ) -> Result<WordCounts> {
     let special_bytes: Vec<Vec<u8>> = specials.iter().map(|s| s.as_bytes().to_vec()).collect();
     let mut total = WordCounts::default();
-    for_each_block(path, &special_bytes, block, |text, done, size| {
+    // One worker reads the file itself: a reader thread would take a second core, which it was not given.
+    let background = rayon::current_num_threads() > 1;
+    for_each_block(path, &special_bytes, block, background, |text, done, size| {
         count_text(text, splitter, specials, &mut total);
         progress("pre-tokenizing", done >> 20, size >> 20);
     })?;
