@@ -9,26 +9,39 @@ use bpe_rs::encode::CoreBpe;
 use bpe_rs::pretok::{Splitter, CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN};
 use std::time::Instant;
 
+const USAGE: &str = "usage: encode_speed RANKS gpt2|cl100k|o200k FILE [ROUNDS]";
+
 fn main() {
     let a: Vec<String> = std::env::args().collect();
-    let ranks: Vec<(Vec<u8>, u32)> = std::fs::read_to_string(&a[1])
-        .unwrap()
+    let fail = |why: String| -> ! {
+        eprintln!("error: {why} ({USAGE})");
+        std::process::exit(2)
+    };
+    if !(4..=5).contains(&a.len()) {
+        fail("wrong number of arguments".into());
+    }
+    let read = |path: &str| std::fs::read(path).unwrap_or_else(|e| fail(format!("{path}: {e}")));
+    let ranks: Vec<(Vec<u8>, u32)> = String::from_utf8_lossy(&read(&a[1]))
         .lines()
-        .map(|l| {
-            let (b64, rank) = l.split_once(' ').unwrap();
-            (base64(b64), rank.parse().unwrap())
+        .map(|l| match l.split_once(' ').map(|(b64, rank)| (base64(b64), rank.parse())) {
+            Some((Some(bytes), Ok(rank))) => (bytes, rank),
+            _ => fail(format!("{}: not a tiktoken ranks file (line {l:?})", a[1])),
         })
         .collect();
     let pattern = match a[2].as_str() {
         "gpt2" => GPT2_PATTERN,
         "cl100k" => CL100K_PATTERN,
-        _ => O200K_PATTERN,
+        "o200k" => O200K_PATTERN,
+        other => fail(format!("unknown pattern {other:?}")),
     };
-    let data = std::fs::read(&a[3]).unwrap();
+    let data = read(&a[3]);
     let text = String::from_utf8_lossy(&data[..data.len().min(12 << 20)]).into_owned();
     let text = &text[..text.floor_char_boundary(12_000_000)];
-    let rounds: usize = a.get(4).map_or(5, |s| s.parse().unwrap());
-    let bpe = CoreBpe::new(ranks, Default::default(), pattern).unwrap();
+    let rounds: usize = match a.get(4).map_or(Ok(5), |s| s.parse()) {
+        Ok(n) if n > 0 => n,
+        _ => fail(format!("ROUNDS must be a positive integer, not {:?}", a[4])),
+    };
+    let bpe = CoreBpe::new(ranks, Default::default(), pattern).unwrap_or_else(|e| fail(e.to_string()));
     bpe.encode_ordinary("ꙮ漢字漢字漢字ü"); // build the backtracking tables
     let mut best = f64::MAX;
     let mut n = 0;
@@ -74,24 +87,24 @@ fn main() {
     );
 }
 
-/// Standard base64 (with `=` padding) to bytes.
-fn base64(text: &str) -> Vec<u8> {
+/// Standard base64 (with `=` padding) to bytes; None if a char is not base64.
+fn base64(text: &str) -> Option<Vec<u8>> {
     let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => panic!("not base64: {c}"),
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
     };
     let (mut out, mut acc, mut bits) = (vec![], 0u32, 0);
     for &c in text.as_bytes().iter().filter(|&&c| c != b'=') {
-        acc = acc << 6 | value(c) as u32;
+        acc = acc << 6 | value(c)? as u32;
         bits += 6;
         if bits >= 8 {
             bits -= 8;
             out.push((acc >> bits) as u8);
         }
     }
-    out
+    Some(out)
 }

@@ -93,9 +93,9 @@ pub fn last_safe_cut(data: &[u8], specials: &[Vec<u8>]) -> Option<usize> {
 
 /// Read a UTF-8 file about `block` bytes at a time (BLOCK in practice; tests pass small ones), each block ending at
 /// a safe cut, and call `f(text, bytes_done, file_size)`. With `background`, the next block is read and checked on a
-/// thread of its own while `f` works on this one (done in turn, reading and the UTF-8 check left a core idle); memory
-/// is then two blocks, the two buffers reused. Without, everything runs on the calling thread: what a caller asked
-/// to use one core gets.
+/// thread of its own while `f` works on this one (done in turn, reading and the UTF-8 check left a core idle).
+/// Without, everything runs on the calling thread: what a caller asked to use one core gets. Memory: two blocks
+/// either way (the block being handled and the next one's buffer, both reused).
 pub fn for_each_block(
     path: &str, specials: &[Vec<u8>], block: usize, background: bool, mut f: impl FnMut(&str, usize, usize),
 ) -> Result<()> {

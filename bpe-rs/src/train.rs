@@ -233,8 +233,8 @@ pub fn count_text(text: &str, splitter: &Splitter, specials: &[String], total: &
     total.add_parts(parts);
 }
 
-/// Stream a UTF-8 file in blocks of about `block` bytes cut at safe points; memory is one block (two, when more than
-/// one worker counts and the next is read meanwhile) plus the unique pre-tokens.
+/// Stream a UTF-8 file in blocks of about `block` bytes cut at safe points; memory is two blocks' buffers plus the
+/// unique pre-tokens.
 pub fn count_file(
     path: &str,
     splitter: &Splitter,
