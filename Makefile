@@ -6,7 +6,7 @@ SHARED := $(abspath ../shared)
 export UV_PYTHON_DOWNLOADS := never
 export TIKTOKEN_CACHE_DIR ?= $(if $(wildcard $(SHARED)/tiktoken-cache),$(SHARED)/tiktoken-cache,)
 
-.PHONY: setup demo test test-all test-rust lint format bench clean
+.PHONY: setup demo test test-all test-rust lint format bench bench-bpe clean
 
 .uv/bin/uv:
 	python3 -m venv .uv && .uv/bin/pip install --quiet uv
@@ -38,12 +38,10 @@ test: setup lint test-rust  ## the whole suite: lint, Rust unit tests, then pyte
 test-all: setup lint test-rust
 	$(UV) run --no-sync pytest $(PYTEST_WORKERS)
 
-bench: setup  ## every benchmark (about 1.5 hours on 2 cores); each script prints a markdown table
-	$(UV) run --no-sync python bench/big_corpus.py
-	$(UV) run --no-sync python bench/bpe_train.py --big
-	$(UV) run --no-sync python bench/bpe_encode.py --full
-	$(UV) run --no-sync python bench/bpe_encode.py --pathological
-	$(UV) run --no-sync python bench/bpe_scaling.py
+bench-bpe: setup  ## every bpe table of the READMEs from one run (~45 min on 2 cores): runs/bench/bpe-report.md
+	$(UV) run --no-sync python bench/bpe_all.py
+
+bench: bench-bpe  ## every benchmark (about 1.5 hours on 2 cores); each script prints a markdown table
 	$(UV) run --no-sync python bench/gpt2_data.py
 	$(UV) run --no-sync python bench/gpt2_model.py
 
