@@ -28,6 +28,7 @@ from scratch.files import atomic_write
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_OUT = RESULTS / "bpe-report.md"
+TITLE = "# bpe benchmarks, one run"
 STEPS = [
     ["big_corpus.py"],
     ["bpe_train.py", "--big", "--skip-naive", "--runs", "3"],
@@ -36,6 +37,12 @@ STEPS = [
     ["bpe_scaling.py", "--runs", "5", "--big"],
     ["bpe_encode.py", "--pathological", "--runs", "5"],
 ]
+
+
+def check_out(path: Path) -> None:
+    """Refuse, before half an hour of work, to replace a file that is not a report of this script."""
+    if path.exists() and not path.read_text(errors="replace").startswith(TITLE):
+        raise UsageError(f"{path} exists and is not a report of bench/bpe_all.py: pass --out NEW_PATH")
 
 
 def git(*args: str) -> str:
@@ -77,8 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     p = ArgumentParser(description=__doc__)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the report (markdown), written atomically")
     args = p.parse_args(argv)
+    check_out(args.out)
     started = datetime.datetime.now(datetime.UTC)
-    header = f"# bpe benchmarks, one run\n\n{source_line()}; started {started:%Y-%m-%d %H:%M} UTC; {machine()}\n"
+    header = f"{TITLE}\n\n{source_line()}; started {started:%Y-%m-%d %H:%M} UTC; {machine()}\n"
     t0 = time.time()
     outputs = []
     for i, step in enumerate(STEPS, 1):
