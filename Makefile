@@ -41,7 +41,7 @@ test-all: setup lint test-rust
 bench-bpe: setup  ## every bpe table of the READMEs from one run (~45 min on 2 cores): runs/bench/bpe-report.md
 	$(UV) run --no-sync python bench/bpe_all.py
 
-bench: bench-bpe  ## every benchmark (about 1.5 hours on 2 cores); each script prints a markdown table
+bench: bench-bpe  ## every benchmark: bench-bpe (~36 min on 2 cores), then the gpt2 data and model ones
 	$(UV) run --no-sync python bench/gpt2_data.py
 	$(UV) run --no-sync python bench/gpt2_model.py
 
