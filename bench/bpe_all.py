@@ -1,6 +1,6 @@
 """Every bpe table of bpe/README.md and the root README, from one run: the bench commands in sequence, one report.
 
-    python bench/bpe_all.py                  # ~45 min on 2 cores; writes runs/bench/bpe-report.md (`make bench-bpe`)
+    python bench/bpe_all.py                  # ~36 min on 2 cores; writes runs/bench/bpe-report.md (`make bench-bpe`)
 
 Runs, in this order (training first, so the encoding run redraws images/bpe-benchmarks.png from this run's figures):
   1. big_corpus.py                                   the 2.65 GB training corpus (nothing to do if it is built)
