@@ -1,0 +1,79 @@
+"""bench/bpe_all.py (`make bench-bpe`): its steps run in order, each one's stdout lands in the one report under its
+command line, a failing step stops the run with no report, and a file it did not write is never replaced. Stand-in
+step scripts print known tables, so no benchmark runs here."""
+
+from __future__ import annotations
+
+import pytest
+
+from scratch.cli import UsageError
+from testutil import ROOT, bench_script
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return bench_script("bpe_all")
+
+
+def fake_steps(bench, folder, monkeypatch, scripts: dict[str, str]) -> list[list[str]]:
+    """Step scripts in `folder` (name -> source), run by bpe_all in place of the real ones."""
+    for name, source in scripts.items():
+        (folder / name).write_text(source)
+    steps = [[name, "--flag", str(k)] for k, name in enumerate(scripts)]
+    monkeypatch.setattr(bench, "BENCH", folder)
+    monkeypatch.setattr(bench, "STEPS", steps)
+    return steps
+
+
+def test_report_holds_each_step_output_in_order(bench, tmp_path, monkeypatch):
+    scripts = {
+        "first.py": "import sys\nprint('| a | b |\\n|---|---|\\n| 1 |', sys.argv[1:])\n"
+        "print('progress', file=sys.stderr)",
+        "second.py": "print('| c |\\n|---|\\n| 2 |')",
+    }
+    fake_steps(bench, tmp_path, monkeypatch, scripts)
+    out = tmp_path / "report.md"
+    bench.main(["--out", str(out)])
+    text = out.read_text()
+    assert text.startswith(bench.TITLE)
+    commit = bench.git("rev-parse", "--short", "HEAD")
+    assert f"commit {commit}" in text.splitlines()[2], "the header names the commit the figures come from"
+    first = text.index("## `python bench/first.py --flag 0`")
+    second = text.index("## `python bench/second.py --flag 1`")
+    assert first < text.index("| 1 | ['--flag', '0']") < second < text.index("| 2 |"), "each output under its command"
+    assert "progress" not in text, "stderr (progress bars) passes through, it is not part of the report"
+
+
+def test_a_failing_step_stops_the_run_and_writes_no_report(bench, tmp_path, monkeypatch):
+    marker = tmp_path / "third-ran"
+    scripts = {
+        "ok.py": "print('fine')",
+        "broken.py": "raise SystemExit(3)",
+        "third.py": f"open({str(marker)!r}, 'w').close()",
+    }
+    fake_steps(bench, tmp_path, monkeypatch, scripts)
+    out = tmp_path / "report.md"
+    with pytest.raises(UsageError, match=r"bench/broken.py --flag 1 failed with exit code 3"):
+        bench.main(["--out", str(out)])
+    assert not out.exists() and not marker.exists()
+
+
+def test_a_file_it_did_not_write_is_refused_before_anything_runs(bench, tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+    fake_steps(bench, tmp_path, monkeypatch, {"step.py": f"open({str(marker)!r}, 'w').close()"})
+    notes = tmp_path / "notes.md"
+    notes.write_text("my own notes\n")
+    with pytest.raises(UsageError, match="not a report of bench/bpe_all.py"):
+        bench.main(["--out", str(notes)])
+    assert notes.read_text() == "my own notes\n" and not marker.exists()
+    earlier = tmp_path / "earlier.md"
+    earlier.write_text(f"{bench.TITLE}\n\nold figures\n")
+    bench.main(["--out", str(earlier)])  # an earlier report of this script is replaced
+    assert marker.exists() and "old figures" not in earlier.read_text()
+
+
+def test_the_steps_are_the_commands_the_readme_lists(bench):
+    """The README's re-run block and the one-run command must not drift apart: every step is listed there."""
+    readme = (ROOT / "bpe" / "README.md").read_text()
+    for step in bench.STEPS:
+        assert f"python bench/{' '.join(step)}" in readme, step
