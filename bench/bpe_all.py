@@ -1,6 +1,7 @@
 """Every bpe table of bpe/README.md and the root README, from one run: the bench commands in sequence, one report.
 
-    python bench/bpe_all.py                  # ~36 min on 2 cores; writes runs/bench/bpe-report.md (`make bench-bpe`)
+    python bench/bpe_all.py                  # ~36 min on 2 cores: runs/bench/bpe-report-COMMIT.md (`make bench-bpe`)
+    python bench/bpe_all.py --overwrite      # run again at the same commit, replacing that commit's report
 
 Runs, in this order (training first, so the encoding run redraws images/bpe-benchmarks.png from this run's figures):
   1. big_corpus.py                                   the 2.65 GB training corpus (nothing to do if it is built)
@@ -11,7 +12,10 @@ Runs, in this order (training first, so the encoding run redraws images/bpe-benc
   6. bpe_encode.py --pathological --runs 5           long runs of one character
 Each command's stdout (its markdown tables) goes into the report under the command line, with its wall time; the
 report's header names the commit (and says so when the tree has uncommitted changes), the date and the machine, so a
-table copied into a README can say where it came from. The optimisation story (bpe_story.py) is a separate run.
+table copied into a README can say where it came from. The report is named after the commit (COMMIT-dirty when the tree
+has uncommitted changes), so runs at different commits never replace each other; an existing report is replaced only
+with --overwrite, and a file at --out that is not a report of this script never: both are checked before anything
+runs. The optimisation story (bpe_story.py) is a separate run.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from scratch.cli import ArgumentParser, UsageError, run
 from scratch.files import atomic_write
 
 BENCH = Path(__file__).resolve().parent
-DEFAULT_OUT = RESULTS / "bpe-report.md"
 TITLE = "# bpe benchmarks, one run"
 STEPS = [
     ["big_corpus.py"],
@@ -39,23 +42,29 @@ STEPS = [
 ]
 
 
-def check_out(path: Path) -> None:
-    """Refuse, before half an hour of work, to replace a file that is not a report of this script."""
-    if path.exists() and not path.read_text(errors="replace").startswith(TITLE):
+def check_out(path: Path, overwrite: bool) -> None:
+    """Refuse, before half an hour of work, to replace an earlier report without --overwrite, or any other file."""
+    if not path.exists():
+        return
+    if not path.read_text(errors="replace").startswith(TITLE):
         raise UsageError(f"{path} exists and is not a report of bench/bpe_all.py: pass --out NEW_PATH")
+    if not overwrite:
+        raise UsageError(f"{path} holds an earlier run's report: pass --overwrite to replace it, or --out NEW_PATH")
 
 
 def git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def source_line() -> str:
-    """Which code the figures come from: the commit, and whether the tree differs from it."""
+def source() -> tuple[str, str]:
+    """Which code the figures come from: (a tag for the report's file name, a sentence for its header)."""
     try:
         commit, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
-        return "commit unknown (not a git checkout)"
-    return f"commit {commit}" + (" plus uncommitted changes (figures are not from that commit alone)" if dirty else "")
+        return "unknown", "commit unknown (not a git checkout)"
+    if dirty:
+        return f"{commit}-dirty", f"commit {commit} plus uncommitted changes (figures are not from that commit alone)"
+    return commit, f"commit {commit}"
 
 
 def command_line(args: list[str]) -> str:
@@ -82,19 +91,22 @@ def report(outputs: list[tuple[list[str], str, float]], header: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = ArgumentParser(description=__doc__)
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the report (markdown), written atomically")
+    p.add_argument("--out", type=Path, help="the report, written atomically (default: runs/bench/bpe-report-COMMIT.md)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report at --out")
     args = p.parse_args(argv)
-    check_out(args.out)
+    tag, source_sentence = source()
+    out = args.out or RESULTS / f"bpe-report-{tag}.md"
+    check_out(out, args.overwrite)
     started = datetime.datetime.now(datetime.UTC)
-    header = f"{TITLE}\n\n{source_line()}; started {started:%Y-%m-%d %H:%M} UTC; {machine()}\n"
+    header = f"{TITLE}\n\n{source_sentence}; started {started:%Y-%m-%d %H:%M} UTC; {machine()}\n"
     t0 = time.time()
     outputs = []
     for i, step in enumerate(STEPS, 1):
         stdout, seconds = run_step(step, i, len(STEPS))
         outputs.append((step, stdout, seconds))
     text = report(outputs, header) + f"\n{(time.time() - t0) / 60:.1f} min in all\n"
-    atomic_write(args.out, text)
-    print(f"report: {args.out} ({(time.time() - t0) / 60:.1f} min)", file=sys.stderr)
+    atomic_write(out, text)
+    print(f"report: {out} ({(time.time() - t0) / 60:.1f} min)", file=sys.stderr)
 
 
 if __name__ == "__main__":

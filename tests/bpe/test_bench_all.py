@@ -1,5 +1,6 @@
 """bench/bpe_all.py (`make bench-bpe`): its steps run in order, each one's stdout lands in the one report under its
-command line, a failing step stops the run with no report, and a file it did not write is never replaced. Stand-in
+command line, a failing step stops the run with no report, an earlier report is replaced only with --overwrite, and a
+file it did not write never. Stand-in
 step scripts print known tables, so no benchmark runs here."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def test_report_holds_each_step_output_in_order(bench, tmp_path, monkeypatch):
     assert text.startswith(bench.TITLE)
     commit = bench.git("rev-parse", "--short", "HEAD")
     assert f"commit {commit}" in text.splitlines()[2], "the header names the commit the figures come from"
+    assert bench.source()[0] in (commit, f"{commit}-dirty"), "the default report is named after the code it measured"
     first = text.index("## `python bench/first.py --flag 0`")
     second = text.index("## `python bench/second.py --flag 1`")
     assert first < text.index("| 1 | ['--flag', '0']") < second < text.index("| 2 |"), "each output under its command"
@@ -58,7 +60,7 @@ def test_a_failing_step_stops_the_run_and_writes_no_report(bench, tmp_path, monk
     assert not out.exists() and not marker.exists()
 
 
-def test_a_file_it_did_not_write_is_refused_before_anything_runs(bench, tmp_path, monkeypatch):
+def test_nothing_is_replaced_without_consent_and_refusals_come_first(bench, tmp_path, monkeypatch):
     marker = tmp_path / "ran"
     fake_steps(bench, tmp_path, monkeypatch, {"step.py": f"open({str(marker)!r}, 'w').close()"})
     notes = tmp_path / "notes.md"
@@ -66,9 +68,15 @@ def test_a_file_it_did_not_write_is_refused_before_anything_runs(bench, tmp_path
     with pytest.raises(UsageError, match="not a report of bench/bpe_all.py"):
         bench.main(["--out", str(notes)])
     assert notes.read_text() == "my own notes\n" and not marker.exists()
+    with pytest.raises(UsageError, match="not a report of bench/bpe_all.py"):
+        bench.main(["--out", str(notes), "--overwrite"])  # --overwrite replaces reports, not a user's own file
     earlier = tmp_path / "earlier.md"
     earlier.write_text(f"{bench.TITLE}\n\nold figures\n")
-    bench.main(["--out", str(earlier)])  # an earlier report of this script is replaced
+    with pytest.raises(UsageError, match="pass --overwrite"):
+        bench.main(["--out", str(earlier)])  # the same --out twice: the first run's report stays
+    assert "old figures" in earlier.read_text() and not marker.exists()
+    assert notes.read_text() == "my own notes\n"
+    bench.main(["--out", str(earlier), "--overwrite"])
     assert marker.exists() and "old figures" not in earlier.read_text()
 
 
