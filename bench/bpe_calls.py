@@ -1,0 +1,108 @@
+"""Where Python's share of a call goes when bpe-rs encodes many small documents.
+
+    python bench/bpe_calls.py --runs 9      # ~2 minutes on 2 cores
+
+bench/bpe_encode.py's "8 KB documents" rows run a quarter below bpe-rs's whole-text speed (e0cb523), while the Rust
+loop alone (bpe-rs/examples/encode_speed.rs) encodes the same documents as fast as the whole text. This table splits
+the difference: the whole text in one call against one call per ~8 KB document, returning lists of Python ints
+against numpy arrays, with Python's cycle collector on (as in bpe_encode.py and in a caller's program) and off. A
+round keeps each call's output until the call returns, then frees it (timed, as bpe_encode.py does). Every output is
+checked equal to tiktoken's ids first; every run is a first pass (`clear_cache()`); the cases of a corpus are timed in
+interleaved rounds (common.interleaved_medians), so a slow minute on a shared VM slows all of them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+from collections.abc import Callable
+
+from bpe_encode import DOC_CHARS, TEN_MB, batch_pieces, map_list
+
+from common import corpus_slice, interleaved_medians, machine, markdown_table
+
+# (label, file in ../shared/data, bytes read, ranks): English where most pieces are tokens, and the multilingual file
+# with the ranks where bpe-rs is furthest from its goal against tiktoken.
+CORPORA = [
+    ("gutenberg 10 MB", "gutenberg-en.txt", TEN_MB, "cl100k_base"),
+    ("multilingual 12 MB", "multilingual.txt", None, "o200k_base"),
+]
+
+
+def collector_off(fn: Callable[[], object]) -> Callable[[], object]:
+    """fn with Python's cycle collector off while it runs (and its output is freed)."""
+
+    def run() -> None:
+        gc.disable()
+        try:
+            fn()
+        finally:
+            gc.enable()
+
+    return run
+
+
+def call_cases(tok, text: str, docs: list[str]) -> dict[str, Callable[[], object]]:
+    """{case: encode}: the whole text and the documents, to lists and to numpy, each with the collector on and off."""
+
+    def to_numpy(t: str):
+        return tok.encode_to_numpy(t, disallowed_special=())
+
+    outputs = {
+        "whole text, list": lambda: tok.encode_ordinary(text),
+        "whole text, numpy": lambda: to_numpy(text),
+        "8 KB documents, lists": lambda: map_list(tok.encode_ordinary, docs),
+        "8 KB documents, numpy": lambda: map_list(to_numpy, docs),
+    }
+    cases = {}
+    for name, fn in outputs.items():
+        cases[f"{name}, collector on"] = fn
+        cases[f"{name}, collector off"] = collector_off(fn)
+    return cases
+
+
+def check(tok, tik, text: str, docs: list[str]) -> None:
+    """Every output mode's ids equal tiktoken's, or the bench stops."""
+    want_docs = [tik.encode_ordinary(d) for d in docs]
+    assert tok.encode_ordinary(text) == tik.encode_ordinary(text), "bpe-rs's whole-text ids differ from tiktoken's"
+    assert tok.encode_to_numpy(text, disallowed_special=()).tolist() == tik.encode_ordinary(text), "numpy ids differ"
+    assert map_list(tok.encode_ordinary, docs) == want_docs, "bpe-rs's document ids differ from tiktoken's"
+    numpy_docs = [a.tolist() for a in map_list(lambda d: tok.encode_to_numpy(d, disallowed_special=()), docs)]
+    assert numpy_docs == want_docs, "bpe-rs's numpy document ids differ from tiktoken's"
+
+
+def bench_corpus(label: str, text: str, name: str, runs: int) -> list[list[object]]:
+    """Table rows (corpus, ranks, call, output, collector, ms, MB/s, time vs the whole text to a list)."""
+    import tiktoken
+
+    from bpe import Tokenizer
+
+    tok, tik = Tokenizer.from_tiktoken(name), tiktoken.get_encoding(name)
+    docs = batch_pieces(text, DOC_CHARS)
+    check(tok, tik, text, docs)
+    cases = call_cases(tok, text, docs)
+    secs = interleaved_medians({case: (fn, tok.clear_cache) for case, fn in cases.items()}, runs)
+    base, nbytes = secs["whole text, list, collector on"], len(text.encode("utf-8"))
+    rows = []
+    for case, s in secs.items():
+        call, output, collector = case.split(", ")
+        rows.append(
+            [label, name, call, output, collector, f"{s * 1e3:.1f}", f"{nbytes / s / 1e6:.1f}", f"{s / base:.2f}x"]
+        )
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=9, help="interleaved rounds; medians are reported")
+    args = p.parse_args()
+    rows = []
+    for label, file, max_bytes, name in CORPORA:
+        rows += bench_corpus(label, corpus_slice(file, max_bytes), name, args.runs)
+    header = ["corpus", "ranks", "call", "output", "collector", "ms (median)", "MB/s", "time vs whole text, list"]
+    print(f"# Where a call's time goes in Python (bpe-rs, {machine()}, 1 thread, each run a first pass)\n")
+    print(markdown_table(header, rows))
+
+
+if __name__ == "__main__":
+    main()
