@@ -1,6 +1,6 @@
 """Where Python's share of a call goes when bpe-rs encodes many small documents.
 
-    python bench/bpe_calls.py --runs 9      # ~2 minutes on 2 cores
+    python bench/bpe_calls.py --runs 15     # ~1 minute on 2 cores (the figures in bpe/README.md)
 
 bench/bpe_encode.py's "8 KB documents" rows run a quarter below bpe-rs's whole-text speed (e0cb523), while the Rust
 loop alone (bpe-rs/examples/encode_speed.rs) encodes the same documents as fast as the whole text. This table splits
