@@ -1,6 +1,6 @@
 """Where Python's share of a call goes when bpe-rs encodes many small documents.
 
-    python bench/bpe_calls.py --runs 15     # ~1 minute on 2 cores (the figures in bpe/README.md)
+    python bench/bpe_calls.py               # 15 rounds, ~1 minute on 2 cores (the figures in bpe/README.md)
 
 bench/bpe_encode.py's "8 KB documents" rows run 22-27% below bpe-rs's whole-text speed (e0cb523), while the Rust loop
 alone (bpe-rs/examples/encode_speed.rs) encodes ~8 KB pieces of the text as fast as the whole text. This table splits
@@ -13,13 +13,13 @@ rounds (common.interleaved_medians), so a slow minute on a shared VM slows all o
 
 from __future__ import annotations
 
-import argparse
 import gc
 from collections.abc import Callable
 
 from bpe_encode import DOC_CHARS, TEN_MB, batch_pieces, map_list
 
 from common import corpus_slice, interleaved_medians, machine, markdown_table
+from scratch.cli import ArgumentParser, positive_int, run
 
 # (label, file in ../shared/data, bytes read, ranks): English where most pieces are tokens, and the multilingual file
 # with the ranks where bpe-rs is furthest from its goal against tiktoken.
@@ -42,33 +42,41 @@ def collector_off(fn: Callable[[], object]) -> Callable[[], object]:
     return run
 
 
-def call_cases(tok, text: str, docs: list[str]) -> dict[str, Callable[[], object]]:
-    """{case: encode}: the whole text and the documents, to lists and to numpy, each with the collector on and off."""
+def outputs(tok, text: str, docs: list[str]) -> dict[str, Callable[[], object]]:
+    """{call, output: encode}: the whole text and the documents, each to lists and to numpy."""
 
     def to_numpy(t: str):
         return tok.encode_to_numpy(t, disallowed_special=())
 
-    outputs = {
+    return {
         "whole text, list": lambda: tok.encode_ordinary(text),
         "whole text, numpy": lambda: to_numpy(text),
         "8 KB documents, lists": lambda: map_list(tok.encode_ordinary, docs),
         "8 KB documents, numpy": lambda: map_list(to_numpy, docs),
     }
+
+
+def plain(out) -> list:
+    """An output as plain lists of ints (numpy arrays, and lists of them, become lists)."""
+    if hasattr(out, "tolist"):
+        return out.tolist()
+    return [a if isinstance(a, int) else plain(a) for a in out]
+
+
+def check(found: dict[str, Callable[[], object]], want_text: list[int], want_docs: list[list[int]]) -> None:
+    """Every output's ids equal tiktoken's, or the bench stops."""
+    for name, fn in found.items():
+        want = want_text if name.startswith("whole text") else want_docs
+        assert plain(fn()) == want, f"bpe-rs's ids ({name}) differ from tiktoken's"
+
+
+def call_cases(found: dict[str, Callable[[], object]]) -> dict[str, Callable[[], object]]:
+    """Each output with the collector on and off."""
     cases = {}
-    for name, fn in outputs.items():
+    for name, fn in found.items():
         cases[f"{name}, collector on"] = fn
         cases[f"{name}, collector off"] = collector_off(fn)
     return cases
-
-
-def check(tok, tik, text: str, docs: list[str]) -> None:
-    """Every output mode's ids equal tiktoken's, or the bench stops."""
-    want_docs = [tik.encode_ordinary(d) for d in docs]
-    assert tok.encode_ordinary(text) == tik.encode_ordinary(text), "bpe-rs's whole-text ids differ from tiktoken's"
-    assert tok.encode_to_numpy(text, disallowed_special=()).tolist() == tik.encode_ordinary(text), "numpy ids differ"
-    assert map_list(tok.encode_ordinary, docs) == want_docs, "bpe-rs's document ids differ from tiktoken's"
-    numpy_docs = [a.tolist() for a in map_list(lambda d: tok.encode_to_numpy(d, disallowed_special=()), docs)]
-    assert numpy_docs == want_docs, "bpe-rs's numpy document ids differ from tiktoken's"
 
 
 def bench_corpus(label: str, text: str, name: str, runs: int) -> list[list[object]]:
@@ -79,8 +87,9 @@ def bench_corpus(label: str, text: str, name: str, runs: int) -> list[list[objec
 
     tok, tik = Tokenizer.from_tiktoken(name), tiktoken.get_encoding(name)
     docs = batch_pieces(text, DOC_CHARS)
-    check(tok, tik, text, docs)
-    cases = call_cases(tok, text, docs)
+    found = outputs(tok, text, docs)
+    check(found, tik.encode_ordinary(text), [tik.encode_ordinary(d) for d in docs])
+    cases = call_cases(found)
     secs = interleaved_medians({case: (fn, tok.clear_cache) for case, fn in cases.items()}, runs)
     base, nbytes = secs["whole text, list, collector on"], len(text.encode("utf-8"))
     rows = []
@@ -92,10 +101,10 @@ def bench_corpus(label: str, text: str, name: str, runs: int) -> list[list[objec
     return rows
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", type=int, default=9, help="interleaved rounds; medians are reported")
-    args = p.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    p = ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=positive_int, default=15, help="interleaved rounds; medians are reported")
+    args = p.parse_args(argv)
     rows = []
     for label, file, max_bytes, name in CORPORA:
         rows += bench_corpus(label, corpus_slice(file, max_bytes), name, args.runs)
@@ -105,4 +114,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

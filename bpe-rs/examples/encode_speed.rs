@@ -55,9 +55,8 @@ fn main() {
         best = best.min(t.elapsed().as_secs_f64());
         bpe.caches().clear();
         let t = Instant::now();
-        let m: usize = small.iter().map(|d| bpe.encode_ordinary(d).len()).sum();
+        std::hint::black_box(small.iter().map(|d| bpe.encode_ordinary(d).len()).sum::<usize>());
         best_d = best_d.min(t.elapsed().as_secs_f64());
-        assert!(m >= n, "documents cut pieces, so they never need fewer ids");
     }
     let splitter = Splitter::new(pattern).unwrap();
     let t = Instant::now();

@@ -59,3 +59,11 @@ def test_collector_is_off_only_while_the_case_runs(bench):
     with pytest.raises(RuntimeError):
         bench.collector_off(fails)()
     assert gc.isenabled(), "an error inside a case must not leave the collector off"
+
+
+@pytest.mark.parametrize("runs", ["0", "-3", "x"])
+def test_a_bad_run_count_is_one_line_and_exit_2(bench, runs, capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--runs", runs])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "--runs" in err and len(err.splitlines()) == 1
