@@ -44,12 +44,14 @@ def median_time(
     return statistics.median(times), out
 
 
-def interleaved_medians(
-    cases: dict[str, tuple[Callable[[], object], Callable[[], object] | None]], runs: int
-) -> dict[str, float]:
-    """{name: median seconds} of cases given as name -> (fn, before). Each of `runs` rounds times every case once, in
-    an order rotated round by round, so a slow minute on a shared machine slows every competitor alike instead of
-    whichever ran then. `before` (untimed) runs before each timed call, as in median_time. Warm up beforehand."""
+Cases = dict[str, tuple[Callable[[], object], Callable[[], object] | None]]
+
+
+def interleaved_times(cases: Cases, runs: int) -> dict[str, list[float]]:
+    """{name: seconds of each round} of cases given as name -> (fn, before). Each of `runs` rounds times every case
+    once, in an order rotated round by round, so a slow minute on a shared machine slows every competitor alike
+    instead of whichever ran then. `before` (untimed) runs before each timed call, as in median_time. Warm up
+    beforehand."""
     names, times = list(cases), {name: [] for name in cases}
     for r in range(runs):
         for name in names[r % len(names) :] + names[: r % len(names)]:
@@ -59,7 +61,12 @@ def interleaved_medians(
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
+
+
+def interleaved_medians(cases: Cases, runs: int) -> dict[str, float]:
+    """{name: median seconds} of `interleaved_times`."""
+    return {name: statistics.median(ts) for name, ts in interleaved_times(cases, runs).items()}
 
 
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:
