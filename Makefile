@@ -38,10 +38,10 @@ test: setup lint test-rust  ## the whole suite: lint, Rust unit tests, then pyte
 test-all: setup lint test-rust
 	$(UV) run --no-sync pytest $(PYTEST_WORKERS)
 
-bench-bpe: setup  ## every bpe table of the READMEs from one run (~36 min on 2 cores): runs/bench/bpe-report-COMMIT.md
+bench-bpe: setup  ## every bpe table of the READMEs from one run (~40 min on 2 cores): runs/bench/bpe-report-COMMIT.md
 	$(UV) run --no-sync python bench/bpe_all.py
 
-bench: bench-bpe  ## every benchmark: bench-bpe (~36 min on 2 cores), then the gpt2 data and model ones
+bench: bench-bpe  ## every benchmark: bench-bpe (~40 min on 2 cores), then the gpt2 data and model ones
 	$(UV) run --no-sync python bench/gpt2_data.py
 	$(UV) run --no-sync python bench/gpt2_model.py
 

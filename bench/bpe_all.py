@@ -1,6 +1,6 @@
 """Every bpe table of bpe/README.md and the root README, from one run: the bench commands in sequence, one report.
 
-    python bench/bpe_all.py                  # ~36 min on 2 cores: runs/bench/bpe-report-COMMIT.md (`make bench-bpe`)
+    python bench/bpe_all.py                  # ~40 min on 2 cores: runs/bench/bpe-report-COMMIT.md (`make bench-bpe`)
     python bench/bpe_all.py --overwrite      # run again at the same commit, replacing that commit's report
 
 Runs, in this order (training first, so the encoding run redraws images/bpe-benchmarks.png from this run's figures):
