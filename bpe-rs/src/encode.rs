@@ -262,10 +262,10 @@ impl CoreBpe {
             _ => NONE,
         };
         let mut heap = BinaryHeap::with_capacity(n);
-        for i in 0..n {
-            rank[i] = pair_rank(&next, &id, i);
-            if rank[i] != NONE {
-                heap.push(Reverse((rank[i], i)));
+        for (i, r) in rank.iter_mut().enumerate() {
+            *r = pair_rank(&next, &id, i);
+            if *r != NONE {
+                heap.push(Reverse((*r, i)));
             }
         }
         while let Some(Reverse((r, i))) = heap.pop() {

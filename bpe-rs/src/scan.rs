@@ -128,7 +128,7 @@ fn ascii_letters(s: &[u8], mut i: usize, either_case: bool) -> usize {
     const TOP: u64 = 0x80 * ONES;
     while let Some(chunk) = s.get(i..i + 8) {
         let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let y = if either_case { w & !TOP | 0x20 * ONES } else { w & !TOP }; // | 0x20: upper case to lower
+        let y = if either_case { (w & !TOP) | (0x20 * ONES) } else { w & !TOP }; // | 0x20: upper case to lower
         let letter = (y + (0x80 - b'a' as u64) * ONES) & !(y + (0x7f - b'z' as u64) * ONES) & !w & TOP;
         if letter != TOP {
             return i + ((!letter & TOP).trailing_zeros() / 8) as usize;
