@@ -1,7 +1,7 @@
 """Parallel scaling of bpe-rs: the same work on 1 thread and on all cores, for batch encoding and training.
 
     python bench/bpe_scaling.py               # ~10 seconds on 2 cores
-    python bench/bpe_scaling.py --big         # also the 2.65 GB corpus of bench/big_corpus.py (~3 minutes a round)
+    python bench/bpe_scaling.py --big         # also the 2.65 GB corpus of bench/big_corpus.py (3 rounds, ~3 minutes)
 
 Batch encoding: cl100k_base on 10 MB of Gutenberg as a list of ~64 KB pieces (large input) and as 64 documents of
 ~1 KB (small input, where threads must not cost more than they bring; timed as 128 calls in a row), returning lists
@@ -102,7 +102,7 @@ def main() -> None:
     p.add_argument("--train-mb", type=positive_int, default=40, help="MB of Gutenberg to train on")
     p.add_argument("--big", action="store_true", help="also train on the multi-GB corpus of bench/big_corpus.py")
     p.add_argument("--big-corpus", type=Path, default=BIG_CORPUS)
-    p.add_argument("--big-runs", type=positive_int, default=3, help="rounds at multi-GB scale (~45 s each)")
+    p.add_argument("--big-runs", type=positive_int, default=3, help="rounds at multi-GB scale (~1 min each)")
     args = p.parse_args()
     big = args.big_corpus if args.big else None
     if big is not None:
