@@ -40,8 +40,13 @@ struct Entry {
 }
 
 impl PieceCache {
+    /// A cache that holds up to `limit` pieces. Its map is sized for all of them at once (3 MB for `MAX_PIECES`, of
+    /// which pages are backed as they fill): grown as it filled, it was rehashed at every doubling, which cost ~4% of
+    /// a first pass over multilingual text with o200k_base (cachegrind).
     pub fn with_limit(limit: usize) -> Self {
-        PieceCache { limit, ..Default::default() }
+        let mut by_hash = FxHashMap::default();
+        by_hash.reserve(limit);
+        PieceCache { by_hash, limit, ..Default::default() }
     }
 
     /// Append the ids of `piece` to `out`: remembered ones are copied, others made by `merge` and remembered.

@@ -7,7 +7,7 @@
 //! backtrack (tokens out of merge order) merges long pieces with a heap over a linked list, so time stays O(n log n).
 //!
 //! Every part of a piece being merged is a token, so the merge loop works on token ids: the rank of the pair (a, b)
-//! is looked up in a table keyed by the two ids (`pairs`), one integer hash instead of hashing a byte slice. The
+//! is looked up in a table keyed by the two ids (pairs.rs), one integer hash instead of hashing a byte slice. The
 //! whole-piece lookup packs short pieces into integers (`Tokens`), and the ids of merged pieces are remembered
 //! across texts and calls (cache.rs).
 
@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 use crate::backtrack::Backtrack;
 use crate::cache::{CachePool, Lease, PieceCache};
 use crate::error::{Error, Result};
+use crate::pairs::Pairs;
 use crate::pretok::Splitter;
 
 pub type Rank = u32;
@@ -30,9 +31,6 @@ const NONE: Rank = Rank::MAX;
 const HEAP_THRESHOLD: usize = 128;
 /// The scan keeps the parts of a piece up to this long on the stack.
 const SHORT_PIECE: usize = 32;
-/// `pair_filter` has 2^22 bits (512 KB), two per pair in one u64: 4.1% of other pairs get through for o200k_base's
-/// 446K pairs (1.4% for cl100k_base's), against 2.7% for one bit each in 2^24 bits, in a quarter of the cache.
-const FILTER_BITS: u32 = 22;
 /// Ids may leave gaps (cl100k_base has no id 100256), but none lies further than this past the number of tokens:
 /// the decoder is a table as long as the largest id, so an id of 4,000,000,000 is an error, not a 64 GB allocation
 /// that aborts the process. Python's `bpe.tokenizer.MAX_ID_GAP` is the same bound, checked first.
@@ -41,14 +39,8 @@ pub const MAX_ID_GAP: usize = 1 << 16;
 pub struct CoreBpe {
     /// The vocabulary, bytes -> rank, laid out for the hot path's lookups (see `Tokens`).
     tokens: Tokens,
-    /// `pair_key(rank(x), rank(y))` -> `rank(x ++ y)` for every pair of tokens whose concatenation is a token.
-    pairs: FxHashMap<u64, Rank>,
-    /// Two bits per hash of a `pairs` key: most pairs asked about are no token, and this answers "no" from a 512 KB
-    /// bit array, where the table (8 MB for o200k_base) costs a cache miss (~20% of merging multilingual text). At
-    /// 2 MB, one bit per pair, its load was the hottest instruction of merging (a third of the backtracking merge's
-    /// samples); at a quarter of the size, multilingual.txt with o200k_base 312-320 -> 298-308 ms (Rust, one thread,
-    /// alternating runs; English with cl100k_base unchanged, 106-113 vs 108-111 ms).
-    pair_filter: Box<[u64]>,
+    /// (rank(x), rank(y)) -> rank(x ++ y) for every pair of tokens whose concatenation is a token (pairs.rs).
+    pairs: Pairs,
     /// The rank of each single byte (all 256 are tokens: `new` checks).
     byte_rank: [Rank; 256],
     /// `byte_pairs[a << 8 | b]`: the rank of the two-byte token a b, or NONE; a merge's first lookups, as an array.
@@ -103,17 +95,11 @@ impl CoreBpe {
         let byte_rank = std::array::from_fn(|b| encoder[&[b as u8][..]]);
         let byte_pairs = (0..1usize << 16).map(|k| *encoder.get(&[(k >> 8) as u8, k as u8][..]).unwrap_or(&NONE));
         let byte_pairs = byte_pairs.collect();
-        let pairs = pair_table(&encoder);
-        let mut pair_filter = vec![0u64; 1 << (FILTER_BITS - 6)].into_boxed_slice();
-        for &key in pairs.keys() {
-            let (word, mask) = filter_bits(key);
-            pair_filter[word] |= mask;
-        }
+        let pairs = Pairs::new(&encoder)?;
         let tokens = Tokens::new(&encoder);
         Ok(CoreBpe {
             tokens,
             pairs,
-            pair_filter,
             byte_rank,
             byte_pairs,
             decoder,
@@ -127,12 +113,7 @@ impl CoreBpe {
     /// The rank of the token `a ++ b` (a and b are token ranks), NONE if that is no token.
     #[inline]
     fn pair_rank(&self, a: Rank, b: Rank) -> Rank {
-        let key = pair_key(a, b);
-        let (word, mask) = filter_bits(key);
-        if self.pair_filter[word] & mask != mask {
-            return NONE;
-        }
-        *self.pairs.get(&key).unwrap_or(&NONE)
+        self.pairs.rank(a, b)
     }
 
     /// The merge caches (cache.rs): `clear` them to free memory, or to time encoding as a first pass.
@@ -311,8 +292,13 @@ impl CoreBpe {
     }
 
     pub fn encode_ordinary(&self, text: &str) -> Vec<Rank> {
-        let mut out = Vec::with_capacity(text.len() / 4);
-        self.encode_with(text, None, &mut out);
+        self.encode(text, None)
+    }
+
+    /// Encode text where the matcher's special tokens become their ids, into a new vector.
+    pub fn encode(&self, text: &str, matcher: Option<&AhoCorasick>) -> Vec<Rank> {
+        let mut out = ids_buffer(text);
+        self.encode_with(text, matcher, &mut out);
         out
     }
 
@@ -356,7 +342,7 @@ impl CoreBpe {
     }
 
     fn encode_one(&self, text: &str, matcher: Option<&AhoCorasick>, lease: &mut Lease) -> Vec<Rank> {
-        let mut out = Vec::with_capacity(text.len() / 4);
+        let mut out = ids_buffer(text);
         self.encode_cached(text, matcher, &mut out, &mut lease.cache);
         out
     }
@@ -401,6 +387,13 @@ impl CoreBpe {
         }
         Ok(out)
     }
+}
+
+/// A vector for the ids of `text`, sized so that it rarely grows: one id per 3 bytes holds multilingual.txt (3.6 bytes
+/// an id with o200k_base) and English (4.3). At one per 4 bytes, multilingual text outgrew it and the copy cost ~3% of
+/// encoding (cachegrind, o200k_base); a large buffer's pages that are never written take no memory.
+fn ids_buffer(text: &str) -> Vec<Rank> {
+    Vec::with_capacity(text.len() / 3)
 }
 
 /// The vocabulary as the encoder asks it "is this piece a token?", once per piece. Most pieces are short (" the"),
@@ -465,48 +458,6 @@ fn pack2(p: &[u8]) -> [u64; 2] {
     let n = p.len();
     debug_assert!((9..=16).contains(&n));
     [u64::from_le_bytes(p[..8].try_into().unwrap()), u64::from_le_bytes(p[n - 8..].try_into().unwrap())]
-}
-
-#[inline]
-fn pair_key(a: Rank, b: Rank) -> u64 {
-    (a as u64) << 32 | b as u64
-}
-
-/// The two bits of `pair_filter` a pair key sets, both in one u64, so a check is one memory access: the word is the
-/// top bits of a Fibonacci hash, the two bits the 6-bit fields below them (bits that depend on both ranks).
-#[inline]
-fn filter_bits(key: u64) -> (usize, u64) {
-    let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let word = (h >> (64 - (FILTER_BITS - 6))) as usize;
-    (word, 1 << (h >> 36 & 63) | 1 << (h >> 42 & 63))
-}
-
-/// Every split of every token into two tokens: (rank(T[..k]), rank(T[k..])) -> rank(T). A pair of tokens whose
-/// concatenation is a token T is one such split of T, so the table answers `encoder.get(x ++ y)` for ALL token pairs,
-/// not only the pair a trainer merged (o200k_base's "abc" may be reached as "a"+"bc" or "ab"+"c"). o200k_base has
-/// 446K such pairs (2.2 a token), found in ~50 ms on one core, so the search runs in parallel (rayon); packing short
-/// halves into u64 keys or hashing prefixes polynomially measured slower than these plain slice lookups.
-fn pair_table(encoder: &FxHashMap<Vec<u8>, Rank>) -> FxHashMap<u64, Rank> {
-    let tokens: Vec<(&[u8], Rank)> = encoder.iter().map(|(bytes, &rank)| (bytes.as_slice(), rank)).collect();
-    let found: Vec<Vec<(u64, Rank)>> = tokens
-        .par_chunks(8192)
-        .map(|chunk| {
-            let mut found = Vec::with_capacity(chunk.len() * 3);
-            for &(bytes, rank) in chunk {
-                for k in 1..bytes.len() {
-                    let Some(&a) = encoder.get(&bytes[..k]) else { continue };
-                    if let Some(&b) = encoder.get(&bytes[k..]) {
-                        found.push((pair_key(a, b), rank));
-                    }
-                }
-            }
-            found
-        })
-        .collect();
-    let mut pairs = FxHashMap::default();
-    pairs.reserve(found.iter().map(Vec::len).sum());
-    pairs.extend(found.into_iter().flatten());
-    pairs
 }
 
 #[cfg(test)]

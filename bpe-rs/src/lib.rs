@@ -9,6 +9,7 @@ pub mod cache;
 pub mod chunk;
 pub mod encode;
 pub mod error;
+mod pairs;
 pub mod pretok;
 mod scan;
 pub mod train;

@@ -189,13 +189,7 @@ impl Encoder {
 
     fn encode<'py>(&self, py: Python<'py>, text: &str, allowed: Vec<String>) -> PyResult<Bound<'py, PyList>> {
         let m = self.core.special_matcher(&allowed)?;
-        let ids = py.detach(|| {
-            guard(|| {
-                let mut out = Vec::with_capacity(text.len() / 4);
-                self.core.encode_with(text, m.as_ref(), &mut out);
-                Ok(out)
-            })
-        })?;
+        let ids = py.detach(|| guard(|| Ok(self.core.encode(text, m.as_ref()))))?;
         self.list(py, &ids)
     }
 
@@ -258,13 +252,7 @@ impl Encoder {
     ) -> PyResult<Bound<'py, PyAny>> {
         let m = self.core.special_matcher(&allowed)?;
         let ids = if num_threads == 1 {
-            py.detach(|| {
-                guard(|| {
-                    let mut out = Vec::with_capacity(text.len() / 4);
-                    self.core.encode_with(text, m.as_ref(), &mut out);
-                    Ok(out)
-                })
-            })?
+            py.detach(|| guard(|| Ok(self.core.encode(text, m.as_ref()))))?
         } else {
             let pool = pool(num_threads)?;
             let chunks = pool.current_num_threads() * 4;
