@@ -76,7 +76,18 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    """Where a figure was measured: the CPU model as well, since the same VM class is not always the same CPU."""
+    return f"{platform.machine()} ({cpu_model()}), {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def cpu_model() -> str:
+    """The first "model name" of /proc/cpuinfo (Linux), else what platform reports."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or "unknown CPU"
 
 
 def corpus_slice(name: str, max_bytes: int | None = None) -> str:
