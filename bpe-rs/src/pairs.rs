@@ -2,7 +2,7 @@
 //!
 //! Merging asks this over and over (tiktoken hashes the bytes x ++ y each time). Here the question is asked by the two
 //! ranks. Worked example, gpt2 ranks: " t" is 256 and "he" is 258, and " the" is 262, so `rank(256, 258)` is 262; " t"
-//! then "x" (87) is no token, so `rank(256, 87)` is NONE. Every split of a token counts, not only the pair a trainer
+//! then "q" (80) is no token, so `rank(256, 80)` is NONE. Every split of a token counts, not only the pair a trainer
 //! merged: o200k_base's "abc" may be reached as "a" + "bc" or as "ab" + "c".
 //!
 //! Two structures answer, smallest first, because merging is bound by cache misses here, not by instructions:
