@@ -1,16 +1,21 @@
 //! Encoding speed without Python, to see where time goes (perf record works on it):
 //!
-//!     cargo run --release --example encode_speed -- RANKS PATTERN FILE [ROUNDS]
+//!     cargo run --release --example encode_speed -- RANKS PATTERN FILE [ROUNDS [whole]]
 //!
 //! RANKS: a tiktoken ranks file (lines of "base64 rank", as in TIKTOKEN_CACHE_DIR); PATTERN: gpt2, cl100k or o200k;
 //! FILE: the first 12 MB are encoded. Every round is a first pass (caches cleared); the best round is printed, for
 //! one long text on one thread, for one call per ~8 KB document on one thread, for ~64 KB pieces in a batch on 1 and
-//! 2 threads, and for the splitter alone.
+//! 2 threads, and for the splitter alone. With `whole`, only the long text, so cachegrind counts one mode: its
+//! instructions and simulated misses repeat exactly, where times on a shared VM do not. One first pass is the
+//! difference of two runs, e.g. of 3 and 1 rounds, halved:
+//!
+//!     valgrind --tool=cachegrind --cache-sim=yes --D1=49152,12,64 --LL=1310720,10,64 \
+//!         target/release/examples/encode_speed RANKS o200k FILE 3 whole
 use bpe_rs::encode::CoreBpe;
 use bpe_rs::pretok::{Splitter, CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN};
 use std::time::Instant;
 
-const USAGE: &str = "usage: encode_speed RANKS gpt2|cl100k|o200k FILE [ROUNDS]";
+const USAGE: &str = "usage: encode_speed RANKS gpt2|cl100k|o200k FILE [ROUNDS [whole]]";
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -18,7 +23,7 @@ fn main() {
         eprintln!("error: {why} ({USAGE})");
         std::process::exit(2)
     };
-    if !(4..=5).contains(&a.len()) {
+    if !(4..=6).contains(&a.len()) {
         fail("wrong number of arguments".into());
     }
     let read = |path: &str| std::fs::read(path).unwrap_or_else(|e| fail(format!("{path}: {e}")));
@@ -42,6 +47,11 @@ fn main() {
         Ok(n) if n > 0 => n,
         _ => fail(format!("ROUNDS must be a positive integer, not {:?}", a[4])),
     };
+    let whole_only = match a.get(5).map(String::as_str) {
+        None => false,
+        Some("whole") => true,
+        Some(other) => fail(format!("the last argument may only be `whole`, not {other:?}")),
+    };
     let bpe = CoreBpe::new(ranks, Default::default(), pattern).unwrap_or_else(|e| fail(e.to_string()));
     bpe.encode_ordinary("ꙮ漢字漢字漢字ü"); // build the backtracking tables
     // one call per ~8 KB document, timed in rounds alternating with the whole text: what a call costs beyond its text
@@ -53,10 +63,16 @@ fn main() {
         let t = Instant::now();
         n = bpe.encode_ordinary(text).len();
         best = best.min(t.elapsed().as_secs_f64());
+        if whole_only {
+            continue;
+        }
         bpe.caches().clear();
         let t = Instant::now();
         std::hint::black_box(small.iter().map(|d| bpe.encode_ordinary(d).len()).sum::<usize>());
         best_d = best_d.min(t.elapsed().as_secs_f64());
+    }
+    if whole_only {
+        return println!("{n} ids, best {:.1} MB/s ({:.0} ms)", text.len() as f64 / best / 1e6, best * 1e3);
     }
     let splitter = Splitter::new(pattern).unwrap();
     let t = Instant::now();

@@ -110,12 +110,6 @@ impl CoreBpe {
         })
     }
 
-    /// The rank of the token `a ++ b` (a and b are token ranks), NONE if that is no token.
-    #[inline]
-    fn pair_rank(&self, a: Rank, b: Rank) -> Rank {
-        self.pairs.rank(a, b)
-    }
-
     /// The merge caches (cache.rs): `clear` them to free memory, or to time encoding as a first pass.
     pub fn caches(&self) -> &CachePool {
         &self.caches
@@ -160,7 +154,7 @@ impl CoreBpe {
     fn merge(&self, piece: &[u8], out: &mut Vec<Rank>) {
         if piece.len() > HEAP_THRESHOLD || !piece.is_ascii() {
             if let Some(bt) = self.backtracker() {
-                return bt.encode(piece, out, |a, b| self.pair_rank(a, b));
+                return bt.encode(piece, out, |a, b| self.pairs.rank(a, b));
             }
         }
         self.merge_by_rank(piece, out)
@@ -178,7 +172,7 @@ impl CoreBpe {
             self.merge_by_rank(t, &mut out);
             out
         };
-        Backtrack::new(&tokens, |t| self.tokens.get(t), |a, b| self.pair_rank(a, b), merge)
+        Backtrack::new(&tokens, |t| self.tokens.get(t), |a, b| self.pairs.rank(a, b), merge)
     }
 
     /// tiktoken's rule, literally: merge the lowest-ranked adjacent pair until none is a token.
@@ -222,9 +216,9 @@ impl CoreBpe {
             parts[i].0 = min_rank; // the merged part is the token whose rank the pair had
             parts.copy_within(i + 2..n, i + 1);
             n -= 1;
-            parts[i].1 = if i + 1 < n { self.pair_rank(min_rank, parts[i + 1].0) } else { NONE };
+            parts[i].1 = if i + 1 < n { self.pairs.rank(min_rank, parts[i + 1].0) } else { NONE };
             if i > 0 {
-                parts[i - 1].1 = self.pair_rank(parts[i - 1].0, min_rank);
+                parts[i - 1].1 = self.pairs.rank(parts[i - 1].0, min_rank);
             }
         }
         out.extend(parts[..n].iter().map(|p| p.0));
@@ -239,7 +233,7 @@ impl CoreBpe {
         let mut alive = vec![true; n];
         let mut rank: Vec<Rank> = vec![NONE; n];
         let pair_rank = |next: &Vec<usize>, id: &Vec<Rank>, i: usize| match next[i] {
-            j if j < n => self.pair_rank(id[i], id[j]),
+            j if j < n => self.pairs.rank(id[i], id[j]),
             _ => NONE,
         };
         let mut heap = BinaryHeap::with_capacity(n);
