@@ -46,6 +46,7 @@ fn unpack_short(key: u64, out: &mut Vec<u8>) {
 
 /// Counts of one chunk, or of one shard of the totals: short and mid pre-tokens by packed key, longer ones by their
 /// bytes.
+#[derive(Clone)]
 struct Counts<L> {
     short: FxHashMap<u64, u64>,
     mid: FxHashMap<[u64; 2], u64>,
@@ -59,7 +60,9 @@ impl<L> Default for Counts<L> {
 }
 
 /// Distinct pre-tokens and their counts, split by hash into shards, so that the counts of a block's chunks merge
-/// into the totals on every core at once (one core merging them was the slow, serial part of counting).
+/// into the totals on every core at once (one core merging them was the slow, serial part of counting). Clone: a
+/// benchmark (`examples/train_speed.rs`) merges one count many times.
+#[derive(Clone)]
 pub struct WordCounts {
     shards: Vec<Counts<Vec<u8>>>,
 }
