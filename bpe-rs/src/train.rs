@@ -7,9 +7,7 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHasher};
 use smallvec::SmallVec;
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::hash::{Hash, Hasher};
-use std::rc::Rc;
 
 use crate::chunk::{chunk_bounds, for_each_block};
 use crate::encode::pack;
@@ -256,30 +254,68 @@ pub fn count_file(
     Ok(total)
 }
 
-/// A merge candidate in the max-heap: highest count, then greatest first bytes, then greatest second bytes.
+/// A merge candidate: a pair and its count when it was queued.
+#[derive(Clone, Copy)]
 struct Candidate {
     count: u64,
-    left: Rc<[u8]>,
-    right: Rc<[u8]>,
     pair: Pair,
 }
 
-impl Ord for Candidate {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.count, &self.left, &self.right, self.pair).cmp(&(other.count, &other.left, &other.right, other.pair))
+impl Candidate {
+    /// The merge order: highest count first, then greatest first-token bytes, then greatest second-token bytes (and
+    /// the ids, so that two tokens with the same bytes still have an order).
+    fn order(&self, other: &Candidate, vocab: &[Vec<u8>]) -> Ordering {
+        let key = |c: &Candidate| (&vocab[c.pair.0 as usize], &vocab[c.pair.1 as usize], c.pair);
+        self.count.cmp(&other.count).then_with(|| key(self).cmp(&key(other)))
     }
 }
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+/// A max-heap of candidates in `Candidate::order`. Not std's BinaryHeap: its `Ord` cannot see the vocabulary, so
+/// each entry had to carry its tokens' bytes, as two reference-counted pointers: 40 bytes an entry instead of 16,
+/// and a count to raise or lower at every push and pop.
+#[derive(Default)]
+struct PairHeap(Vec<Candidate>);
+
+impl PairHeap {
+    /// A heap of `items`: sorted best first, which is a valid heap.
+    fn from_vec(mut items: Vec<Candidate>, vocab: &[Vec<u8>]) -> PairHeap {
+        items.sort_unstable_by(|a, b| b.order(a, vocab));
+        PairHeap(items)
+    }
+
+    fn push(&mut self, c: Candidate, vocab: &[Vec<u8>]) {
+        let h = &mut self.0;
+        h.push(c);
+        let mut i = h.len() - 1;
+        while i > 0 && h[i].order(&h[(i - 1) / 2], vocab).is_gt() {
+            h.swap(i, (i - 1) / 2);
+            i = (i - 1) / 2;
+        }
+    }
+
+    fn pop(&mut self, vocab: &[Vec<u8>]) -> Option<Candidate> {
+        let h = &mut self.0;
+        let last = h.pop()?;
+        if h.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut h[0], last);
+        let mut i = 0;
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            if l >= h.len() {
+                break;
+            }
+            let child = if r < h.len() && h[r].order(&h[l], vocab).is_gt() { r } else { l };
+            if h[child].order(&h[i], vocab).is_le() {
+                break;
+            }
+            h.swap(i, child);
+            i = child;
+        }
+        Some(top)
     }
 }
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Candidate {}
 
 /// A word's place in `WordArena::data`, in units of `RECORD_ALIGN` u32s (so u32 handles reach 64 GB of words).
 type Handle = u32;
@@ -517,15 +553,9 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
     let (mut pair_counts, mut where_) = index_pairs(&mut arena);
     arena.handles = Vec::new(); // only the index needed them
     let shared = Words(arena.data.as_mut_ptr());
-    let mut vocab: Vec<Rc<[u8]>> = (0..=255u8).map(|b| Rc::from(vec![b])).collect();
-    let candidate = |pair: Pair, count: i64, vocab: &Vec<Rc<[u8]>>| Candidate {
-        count: count as u64,
-        left: vocab[pair.0 as usize].clone(),
-        right: vocab[pair.1 as usize].clone(),
-        pair,
-    };
-    let mut heap: BinaryHeap<Candidate> =
-        pair_counts.iter().map(|(&p, &c)| candidate(p, c, &vocab)).collect();
+    let mut vocab: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+    let all = pair_counts.iter().map(|(&pair, &c)| Candidate { count: c as u64, pair }).collect();
+    let mut heap = PairHeap::from_vec(all, &vocab);
     // One update reused by every merge: a merge that touches few words fills it (no allocation per merge), and a big
     // merge's count changes land in it too, so that one loop applies them.
     let mut serial = Update::default();
@@ -537,17 +567,19 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
         // Every live pair has a heap entry with a count at least its current one (a fall in count pushes nothing),
         // so the first entry whose count is current is the best pair: any other pair's count is at most its entry's.
         let pair = loop {
-            let Some(c) = heap.pop() else { break None };
+            let Some(c) = heap.pop(&vocab) else { break None };
             match pair_counts.get(&c.pair) {
                 Some(&now) if now as u64 == c.count => break Some(c.pair),
-                Some(&now) if (now as u64) < c.count => heap.push(candidate(c.pair, now, &vocab)), // fell: requeue
+                Some(&now) if (now as u64) < c.count => {
+                    heap.push(Candidate { count: now as u64, pair: c.pair }, &vocab); // fell: requeued
+                }
                 _ => continue, // merged, or a newer entry with a higher count exists
             }
         };
         let Some(pair) = pair else { break };
         let id = 256 + step as u32;
         let joined: Vec<u8> = [&vocab[pair.0 as usize][..], &vocab[pair.1 as usize][..]].concat();
-        vocab.push(Rc::from(joined));
+        vocab.push(joined);
         merges.push(pair);
 
         let ids = where_[pair_shard(pair)].remove(&pair).unwrap_or_default();
@@ -579,7 +611,7 @@ pub fn train_counts(counts: WordCounts, num_merges: usize, progress: &mut dyn Fn
                 pair_counts.remove(&q);
             } else if d > 0 {
                 let c = *c;
-                heap.push(candidate(q, c, &vocab)); // a rise needs an entry; a fall is requeued when popped
+                heap.push(Candidate { count: c as u64, pair: q }, &vocab); // a rise needs an entry; a fall is requeued
             }
         }
         if (step + 1) % report_every == 0 || step + 1 == num_merges {
@@ -659,6 +691,42 @@ mod tests {
             got.insert(ids.iter().map(|&b| b as u8).collect(), c as u64);
         }
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_heap_pops_in_merge_order() {
+        // Few counts and tokens with equal bytes (ids 3 and 4 are both "ab"), so that ties reach the bytes and then
+        // the ids; pushes and pops interleave. The oracle is a linear scan for the greatest by `order`.
+        let vocab: Vec<Vec<u8>> =
+            [&b"a"[..], b"b", b"ab", b"ab", b"ab", b"ba", b""].iter().map(|b| b.to_vec()).collect();
+        let mut seed = 5u64;
+        let mut draw = |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut heap = PairHeap::from_vec(
+            (0..50).map(|_| Candidate { count: draw(4), pair: (draw(7) as u32, draw(7) as u32) }).collect(),
+            &vocab,
+        );
+        let mut live: Vec<Candidate> = heap.0.clone();
+        for step in 0..2_000 {
+            if draw(3) > 0 || live.is_empty() {
+                let c = Candidate { count: draw(4), pair: (draw(7) as u32, draw(7) as u32) };
+                heap.push(c, &vocab);
+                live.push(c);
+            } else {
+                let best = (0..live.len()).max_by(|&i, &j| live[i].order(&live[j], &vocab)).unwrap();
+                let want = live.swap_remove(best);
+                let got = heap.pop(&vocab).unwrap();
+                assert_eq!((got.count, got.pair), (want.count, want.pair), "step {step}");
+            }
+        }
+        while let Some(got) = heap.pop(&vocab) {
+            let best = (0..live.len()).max_by(|&i, &j| live[i].order(&live[j], &vocab)).unwrap();
+            let want = live.swap_remove(best);
+            assert_eq!((got.count, got.pair), (want.count, want.pair));
+        }
+        assert!(live.is_empty());
     }
 
     #[test]
