@@ -23,6 +23,8 @@ const NONE: Rank = Rank::MAX;
 /// Bits of each of the three fields of a slot.
 const FIELD: u32 = 21;
 const FIELD_MASK: u64 = (1 << FIELD) - 1;
+/// Every rank must be below this (py.rs exports it, so that Python can name the limit and the remedy first).
+pub const RANK_LIMIT: u64 = 1 << FIELD;
 /// The top bit of a slot is 0 in every pair, so this can mark an empty one.
 const EMPTY: u64 = u64::MAX;
 /// The filter has 2^22 bits (512 KB), two per pair in one u64: 4.1% of other pairs get through for o200k_base's 446K
@@ -46,8 +48,7 @@ impl Pairs {
     pub fn new(encoder: &FxHashMap<Vec<u8>, Rank>) -> Result<Self> {
         if let Some((bytes, &rank)) = encoder.iter().find(|(_, &r)| r as u64 > FIELD_MASK) {
             return Err(Error::Vocab(format!(
-                "token {bytes:?} has rank {rank}: the encoder's pair table holds ranks below {} (2^{FIELD})",
-                1u64 << FIELD
+                "token {bytes:?} has rank {rank}: the encoder's pair table holds ranks below {RANK_LIMIT} (2^{FIELD})"
             )));
         }
         Ok(Self::from_pairs(&splits(encoder)))

@@ -319,6 +319,7 @@ fn bpe_rs(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CL100K_PATTERN", pretok::CL100K_PATTERN)?;
     m.add("O200K_PATTERN", pretok::O200K_PATTERN)?;
     m.add("MAX_CACHED_PIECES", crate::cache::MAX_PIECES)?;
+    m.add("RANK_LIMIT", crate::pairs::RANK_LIMIT)?;
     m.add_function(wrap_pyfunction!(pretokenize, m)?)?;
     m.add_function(wrap_pyfunction!(train_merges, m)?)?;
     Ok(())

@@ -430,6 +430,12 @@ def raise_disallowed_token(token: str) -> None:
 
 
 def _rust_engine(tok: Tokenizer):
+    top = max(tok.mergeable_ranks.values(), default=0)
+    if top >= bpe_rs.RANK_LIMIT:
+        raise ValueError(
+            f"token id {top} is too large for the Rust backend (ids below {bpe_rs.RANK_LIMIT}): "
+            f"use backend='python' for this vocabulary"
+        )
     return _call_rust(bpe_rs.Encoder, list(tok.mergeable_ranks.items()), tok.special_tokens, tok.pattern)
 
 

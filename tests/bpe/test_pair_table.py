@@ -3,13 +3,16 @@ ids must still equal tiktoken's, and the Python reference backend's on a vocabul
 that are long in bytes and no token as a whole (long runs of one non-Latin script), where every merge is a lookup."""
 
 import functools
+import itertools
 import random
 
 import pytest
+import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpe import Tokenizer
+import bpe_rs
+from bpe import GPT2_PATTERN, Tokenizer
 from testutil import shared_file, tiktoken_encoding
 
 ENCODINGS = ["gpt2", "cl100k_base", "o200k_base"]
@@ -93,3 +96,23 @@ def test_shuffled_ranks_match_the_python_reference():
 def test_trained_vocabulary_on_long_runs(text):
     tok, _ = _trained()
     assert tok.encode_ordinary(text) == _python_backend(tok).encode_ordinary(text)
+
+
+def test_ids_past_the_rust_limit_need_the_python_backend():
+    """The Rust pair table keeps a rank in 21 bits, so a vocabulary of more than 2^21 tokens is refused in one line
+    that names the remedy, and the Python backend encodes with its top ids as tiktoken does (~7 s: 2M tokens)."""
+    limit = bpe_rs.RANK_LIMIT
+    assert limit == 2**21
+    ranks = {bytes([b]): b for b in range(256)}
+    letters = [bytes([c]) for c in range(ord("a"), ord("z") + 1)]
+    # every 2-, 3-, 4- and 5-letter word in order, up to id 2^21 (one past the limit)
+    words = (b"".join(w) for n in range(2, 6) for w in itertools.product(letters, repeat=n))
+    ranks |= {w: i for i, w in zip(range(256, limit + 1), words)}
+    top = max(ranks, key=ranks.get)
+    with pytest.raises(ValueError, match=f"token id {limit} is too large.*backend='python'"):
+        Tokenizer(ranks)
+    text = f"hello {top.decode()} world {top.decode()}s zzz"
+    oracle = tiktoken.Encoding("ids-past-2-21", pat_str=GPT2_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    want = oracle.encode_ordinary(text)
+    assert limit in want
+    assert Tokenizer(ranks, backend="python").encode_ordinary(text) == want
