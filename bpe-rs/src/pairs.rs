@@ -46,7 +46,7 @@ pub struct Pairs {
 impl Pairs {
     /// Every pair of tokens whose concatenation is a token. Err when a token's rank does not fit in 21 bits.
     pub fn new(encoder: &FxHashMap<Vec<u8>, Rank>) -> Result<Self> {
-        if let Some((bytes, &rank)) = encoder.iter().find(|(_, &r)| r as u64 > FIELD_MASK) {
+        if let Some((bytes, &rank)) = encoder.iter().find(|(_, &r)| r as u64 >= RANK_LIMIT) {
             return Err(Error::Vocab(format!(
                 "token {bytes:?} has rank {rank}: the encoder's pair table holds ranks below {RANK_LIMIT} (2^{FIELD})"
             )));

@@ -100,7 +100,7 @@ def test_trained_vocabulary_on_long_runs(text):
 
 def test_ids_past_the_rust_limit_need_the_python_backend():
     """The Rust pair table keeps a rank in 21 bits, so a vocabulary of more than 2^21 tokens is refused in one line
-    that names the remedy, and the Python backend encodes with its top ids as tiktoken does (~7 s: 2M tokens)."""
+    that names the remedy, and the Python backend encodes with its top ids as tiktoken does (7-9 s: 2M tokens)."""
     limit = bpe_rs.RANK_LIMIT
     assert limit == 2**21
     ranks = {bytes([b]): b for b in range(256)}
