@@ -199,6 +199,14 @@ impl Scanner {
                 Some((f, n)) if f & bit != 0 => i += n,
                 _ => return i,
             }
+            // a word of another script: its chars one at a time, until an ASCII byte hands back to the 8-byte loop
+            while s.get(i).is_some_and(|&b| b >= 0x80) {
+                let (c, n) = decode(s, i);
+                if self.classes.of(c) & bit == 0 {
+                    return i;
+                }
+                i += n;
+            }
         }
     }
 
