@@ -10,12 +10,14 @@ Runs, in this order (training first, so the encoding run redraws images/bpe-benc
   4. bpe_encode.py --runs 5 --warm --encodings cl100k_base o200k_base     encoders that replay what they remember
   5. bpe_scaling.py --runs 5 --big                   1 thread vs all cores
   6. bpe_encode.py --pathological --runs 5           long runs of one character
-Each command's stdout (its markdown tables) goes into the report under the command line, with its wall time; the
-report's header names the commit (and says so when the tree has uncommitted changes), the date and the machine, so a
-table copied into a README can say where it came from. The report is named after the commit (COMMIT-dirty when the tree
-has uncommitted changes), so runs at different commits never replace each other; an existing report is replaced only
-with --overwrite, and a file at --out that is not a report of this script never: both are checked before anything
-runs. The optimisation story (bpe_story.py) is a separate run.
+Each command's stdout (its markdown tables) goes into the report under the command line, with its wall time, between
+two host checks (bench/common.py: a fixed Python loop alone and one copy per core at once, before and after the step),
+which say whether the shared machine was loud or a core busy meanwhile; the report's header names the commit (and says
+so when the tree has uncommitted changes), the date and the machine, so a table copied into a README can say where it
+came from. The report is named after the commit (COMMIT-dirty when the tree has uncommitted changes), so runs at
+different commits never replace each other; an existing report is replaced only with --overwrite, and a file at --out
+that is not a report of this script never: both are checked before anything runs. The optimisation story
+(bpe_story.py) is a separate run.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, machine
+from common import RESULTS, ROOT, host_check, machine
 from scratch.cli import ArgumentParser, UsageError, run
 from scratch.files import atomic_write
 
@@ -72,14 +74,17 @@ def command_line(args: list[str]) -> str:
 
 
 def run_step(args: list[str], number: int, total: int) -> tuple[str, float]:
-    """Run one bench script (its progress bars and log lines pass through on stderr); (its stdout, seconds)."""
+    """Run one bench script (its progress bars and log lines pass through on stderr); (its stdout, seconds). The
+    stdout is framed by a host check before and after, so a reader sees whether the machine was loud meanwhile."""
     print(f"[{number}/{total}] {command_line(args)}", file=sys.stderr, flush=True)
+    before = host_check()
     t0 = time.time()
     script = [sys.executable, str(BENCH / args[0]), *args[1:]]
     done = subprocess.run(script, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise UsageError(f"{command_line(args)} failed with exit code {done.returncode}; no report written")
-    return done.stdout, time.time() - t0
+    seconds = time.time() - t0
+    return f"Before: {before}.\n\n{done.stdout.strip()}\n\nAfter: {host_check()}.", seconds
 
 
 def report(outputs: list[tuple[list[str], str, float]], header: str) -> str:

@@ -10,6 +10,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +80,36 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
 def machine() -> str:
     """Where a figure was measured: the CPU model as well, since the same VM class is not always the same CPU."""
     return f"{platform.machine()} ({cpu_model()}), {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+# A fixed pure-Python loop that times itself (process start-up is left out) and prints its seconds.
+HOST_LOOP = "import time\nt = time.perf_counter()\nsum(i * i for i in range(2_000_000))\nprint(time.perf_counter() - t)"
+
+
+def host_check(rounds: int = 5) -> str:
+    """How busy this shared machine is right now, as one line for a report: a fixed Python loop alone, then one copy
+    of it per core at once, `rounds` times each (medians). A loud neighbour shows as a slow loop alone; a core taken
+    by other work as copies that take longer together than alone. Costs ~4 s."""
+    copies = os.cpu_count() or 1
+
+    def run_copies(k: int) -> list[float]:
+        procs = [
+            subprocess.Popen([sys.executable, "-c", HOST_LOOP], stdout=subprocess.PIPE, text=True) for _ in range(k)
+        ]
+        return [float(p.communicate()[0]) for p in procs]
+
+    alone = [run_copies(1)[0] for _ in range(rounds)]
+    at_once = [max(run_copies(copies)) for _ in range(rounds)]
+    return host_line(alone, at_once, copies)
+
+
+def host_line(alone: list[float], at_once: list[float], copies: int) -> str:
+    """`host_check`'s line from its timings: the medians and their ratio (1.00x when every core was free)."""
+    a, b = statistics.median(alone), statistics.median(at_once)
+    return (
+        f"host check: a fixed Python loop took {a * 1e3:.0f} ms alone and {b * 1e3:.0f} ms as {copies} copies at once "
+        f"({b / a:.2f}x; about 1.00x when every core is free), medians of {len(alone)}"
+    )
 
 
 def cpu_model() -> str:

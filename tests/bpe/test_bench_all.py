@@ -1,9 +1,12 @@
 """bench/bpe_all.py (`make bench-bpe`): its steps run in order, each one's stdout lands in the one report under its
 command line, a failing step stops the run with no report, an earlier report is replaced only with --overwrite, and a
-file it did not write never. Stand-in
-step scripts print known tables, so no benchmark runs here."""
+file it did not write never; a host check frames each step. Stand-in step scripts print known tables, so no benchmark
+runs here."""
 
 from __future__ import annotations
+
+import re
+import sys
 
 import pytest
 
@@ -17,12 +20,15 @@ def bench():
 
 
 def fake_steps(bench, folder, monkeypatch, scripts: dict[str, str]) -> list[list[str]]:
-    """Step scripts in `folder` (name -> source), run by bpe_all in place of the real ones."""
+    """Step scripts in `folder` (name -> source), run by bpe_all in place of the real ones; the host checks around
+    them are numbered lines instead of ~4 s of timing each (the real one is tested below)."""
     for name, source in scripts.items():
         (folder / name).write_text(source)
     steps = [[name, "--flag", str(k)] for k, name in enumerate(scripts)]
     monkeypatch.setattr(bench, "BENCH", folder)
     monkeypatch.setattr(bench, "STEPS", steps)
+    checks = iter(range(1, 100))
+    monkeypatch.setattr(bench, "host_check", lambda: f"host check {next(checks)}")
     return steps
 
 
@@ -43,6 +49,9 @@ def test_report_holds_each_step_output_in_order(bench, tmp_path, monkeypatch):
     first = text.index("## `python bench/first.py --flag 0`")
     second = text.index("## `python bench/second.py --flag 1`")
     assert first < text.index("| 1 | ['--flag', '0']") < second < text.index("| 2 |"), "each output under its command"
+    framed = [text.index(f"{when}: host check {k}.") for k, when in enumerate(["Before", "After"] * 2, 1)]
+    table_1, table_2 = text.index("| 1 | ['--flag', '0']"), text.index("| 2 |")
+    assert first < framed[0] < table_1 < framed[1] < second < framed[2] < table_2 < framed[3], "checks frame each step"
     assert "progress" not in text, "stderr (progress bars) passes through, it is not part of the report"
 
 
@@ -85,3 +94,14 @@ def test_the_steps_are_the_commands_the_readme_lists(bench):
     readme = (ROOT / "bpe" / "README.md").read_text()
     for step in bench.STEPS:
         assert f"python bench/{' '.join(step)}" in readme, step
+
+
+def test_the_host_check_reports_medians_and_their_ratio(bench):
+    common = sys.modules["common"]  # bench/ is importable once a bench script is loaded
+    line = common.host_line([0.1, 0.3, 0.2], [0.25, 0.5, 0.3], copies=2)
+    assert line.startswith("host check: a fixed Python loop took 200 ms alone and 300 ms as 2 copies at once (1.50x;")
+    assert line.endswith("medians of 3")
+    measured = common.host_check(rounds=1)  # the real thing, once: one process alone, then one per core, ~1 s
+    numbers = r"took (\d+) ms alone and (\d+) ms as \d+ copies at once \((\d+\.\d\d)x"
+    alone, at_once, ratio = re.search(numbers, measured).groups()
+    assert int(alone) > 0 and int(at_once) > 0 and abs(float(ratio) - int(at_once) / int(alone)) < 0.05
