@@ -387,7 +387,8 @@ impl CoreBpe {
 /// cl100k_base (2.7 bytes an id), o200k_base (3.6) and English (4.3); a large buffer's pages that are never written
 /// take no memory. Growing copies every id so far: at one per 4 bytes it cost ~3% of a first pass over multilingual
 /// text with o200k_base, and at one per 3 bytes cl100k_base still outgrew it (3 MB of multilingual.txt, cachegrind:
-/// last-level misses 0.91 -> 0.78M a pass, instructions unchanged; no change with o200k_base or on English).
+/// last-level misses 0.91 -> 0.78M a pass, instructions unchanged; no change with o200k_base or on English). Memory
+/// barely moved: a numpy batch of the 73 MB of Gutenberg in 64 KB texts peaked at 745-746 against 741-742 MB.
 fn ids_buffer(text: &str) -> Vec<Rank> {
     Vec::with_capacity(text.len() / 2)
 }
