@@ -12,20 +12,16 @@
 //!     valgrind --tool=cachegrind --cache-sim=yes --D1=49152,12,64 --LL=1310720,10,64 \
 //!         target/release/examples/encode_speed RANKS o200k FILE 3 whole
 use bpe_rs::encode::CoreBpe;
-use bpe_rs::pretok::{Splitter, CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN};
+use bpe_rs::pretok::Splitter;
 use std::time::Instant;
+
+mod common;
 
 const USAGE: &str = "usage: encode_speed RANKS gpt2|cl100k|o200k FILE [ROUNDS [whole]]";
 
 fn main() {
-    let a: Vec<String> = std::env::args().collect();
-    let fail = |why: String| -> ! {
-        eprintln!("error: {why} ({USAGE})");
-        std::process::exit(2)
-    };
-    if !(4..=6).contains(&a.len()) {
-        fail("wrong number of arguments".into());
-    }
+    let a = common::args(USAGE, 4..=6);
+    let fail = |why: String| -> ! { common::fail(USAGE, why) };
     let read = |path: &str| std::fs::read(path).unwrap_or_else(|e| fail(format!("{path}: {e}")));
     let ranks: Vec<(Vec<u8>, u32)> = String::from_utf8_lossy(&read(&a[1]))
         .lines()
@@ -34,12 +30,7 @@ fn main() {
             _ => fail(format!("{}: not a tiktoken ranks file (line {l:?})", a[1])),
         })
         .collect();
-    let pattern = match a[2].as_str() {
-        "gpt2" => GPT2_PATTERN,
-        "cl100k" => CL100K_PATTERN,
-        "o200k" => O200K_PATTERN,
-        other => fail(format!("unknown pattern {other:?}")),
-    };
+    let pattern = common::pattern(USAGE, &a[2]);
     let data = read(&a[3]);
     let text = String::from_utf8_lossy(&data[..data.len().min(12 << 20)]).into_owned();
     let text = &text[..text.floor_char_boundary(12_000_000)];

@@ -4,27 +4,18 @@
 //!
 //! Splits the first 12 MB of FILE ROUNDS times (default 15) with the pattern's splitter and prints the best round and
 //! the number of pieces; with 1 round the count of instructions is the splitter's (plus reading the file).
-use bpe_rs::pretok::{Splitter, CL100K_PATTERN, GPT2_PATTERN, O200K_PATTERN};
+use bpe_rs::pretok::Splitter;
 use std::time::Instant;
+
+mod common;
 
 const USAGE: &str = "usage: split_speed FILE [gpt2|cl100k|o200k [ROUNDS]]";
 
 fn main() {
-    let a: Vec<String> = std::env::args().collect();
-    let fail = |why: String| -> ! {
-        eprintln!("error: {why} ({USAGE})");
-        std::process::exit(2)
-    };
-    if !(2..=4).contains(&a.len()) {
-        fail("wrong number of arguments".into());
-    }
+    let a = common::args(USAGE, 2..=4);
+    let fail = |why: String| -> ! { common::fail(USAGE, why) };
     let data = std::fs::read(&a[1]).unwrap_or_else(|e| fail(format!("{}: {e}", a[1])));
-    let pattern = match a.get(2).map_or("gpt2", String::as_str) {
-        "gpt2" => GPT2_PATTERN,
-        "cl100k" => CL100K_PATTERN,
-        "o200k" => O200K_PATTERN,
-        other => fail(format!("unknown pattern {other:?}")),
-    };
+    let pattern = common::pattern(USAGE, a.get(2).map_or("gpt2", String::as_str));
     let rounds: usize = match a.get(3).map_or(Ok(15), |s| s.parse()) {
         Ok(n) if n > 0 => n,
         _ => fail(format!("ROUNDS must be a positive integer, not {:?}", a[3])),

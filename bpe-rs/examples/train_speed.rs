@@ -13,18 +13,14 @@ use bpe_rs::pretok::{Splitter, GPT2_PATTERN};
 use bpe_rs::train::{count_file, train_counts};
 use std::time::Instant;
 
+mod common;
+
 const USAGE: &str = "usage: train_speed FILE [VOCAB] [ROUNDS] [merging]";
 const BLOCK: usize = 64 << 20;
 
 fn main() {
-    let a: Vec<String> = std::env::args().collect();
-    let fail = |why: String| -> ! {
-        eprintln!("error: {why} ({USAGE})");
-        std::process::exit(2)
-    };
-    if !(2..=5).contains(&a.len()) {
-        fail("wrong number of arguments".into());
-    }
+    let a = common::args(USAGE, 2..=5);
+    let fail = |why: String| -> ! { common::fail(USAGE, why) };
     let merging_only = match a.get(4).map(String::as_str) {
         None => false,
         Some("merging") => true,
