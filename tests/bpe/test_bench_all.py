@@ -105,3 +105,9 @@ def test_the_host_check_reports_medians_and_their_ratio(bench):
     numbers = r"took (\d+) ms alone and (\d+) ms as \d+ copies at once \((\d+\.\d\d)x"
     alone, at_once, ratio = re.search(numbers, measured).groups()
     assert int(alone) > 0 and int(at_once) > 0 and abs(float(ratio) - int(at_once) / int(alone)) < 0.05
+
+
+def test_a_failing_host_check_is_a_line_not_a_lost_report(bench, monkeypatch):
+    common = sys.modules["common"]
+    monkeypatch.setattr(common, "HOST_LOOP", "print('no number')")
+    assert common.host_check(rounds=1).startswith("host check: not measured (ValueError")
