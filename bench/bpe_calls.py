@@ -2,13 +2,13 @@
 
     python bench/bpe_calls.py               # 15 rounds, ~1 minute on 2 cores (the figures in bpe/README.md)
 
-bench/bpe_encode.py's "8 KB documents" rows run 22-27% below bpe-rs's whole-text speed (e0cb523), while the Rust loop
-alone (bpe-rs/examples/encode_speed.rs) encodes ~8 KB pieces of the text as fast as the whole text. This table splits
-the difference: the whole text in one call against one call per ~8 KB document, returning lists of Python ints against
-numpy arrays, with Python's cycle collector on (as in bpe_encode.py and in a caller's program) and off. A round keeps
-each call's output until the call returns, then frees it (timed, as bpe_encode.py does). Every output is checked equal
-to tiktoken's ids first; every run is a first pass (`clear_cache()`); the cases of a corpus are timed in interleaved
-rounds (common.interleaved_medians), so a slow minute on a shared VM slows all of them alike.
+bench/bpe_encode.py's "8 KB documents" rows run 9-27% below bpe-rs's whole-text speed (01d3501, e0cb523), while the
+Rust loop alone (bpe-rs/examples/encode_speed.rs) encodes ~8 KB pieces of the text as fast as the whole text. This
+table splits the difference: the whole text in one call against one call per ~8 KB document, returning lists of Python
+ints against numpy arrays, with Python's cycle collector on (as in bpe_encode.py and in a caller's program) and off. A
+round keeps each call's output until the call returns, then frees it (timed, as bpe_encode.py does). Every output is
+checked equal to tiktoken's ids first; every run is a first pass (`clear_cache()`); the cases of a corpus are timed in
+interleaved rounds (common.interleaved_medians), so a slow minute on a shared VM slows all of them alike.
 """
 
 from __future__ import annotations
