@@ -96,7 +96,8 @@ def host_check(rounds: int = 5) -> str:
         procs = [
             subprocess.Popen([sys.executable, "-c", HOST_LOOP], stdout=subprocess.PIPE, text=True) for _ in range(k)
         ]
-        return [float(p.communicate()[0]) for p in procs]
+        outputs = [p.communicate()[0] for p in procs]  # every copy is waited for, even if one prints no number
+        return [float(out) for out in outputs]
 
     try:
         alone = [run_copies(1)[0] for _ in range(rounds)]
