@@ -77,12 +77,14 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>, Error> {
     Ok(p)
 }
 
-/// Token ids as a numpy array: uint16 when the vocabulary fits, else uint32.
-fn to_numpy(py: Python<'_>, ids: Vec<Rank>, n_vocab: usize) -> Bound<'_, PyAny> {
+/// Token ids as a numpy array: uint16 when the vocabulary fits, else uint32 (the vector itself, given back the room
+/// for one id per byte that the encoder reserved: the array keeps its allocation).
+fn to_numpy(py: Python<'_>, mut ids: Vec<Rank>, n_vocab: usize) -> Bound<'_, PyAny> {
     if n_vocab <= 1 << 16 {
         let small: Vec<u16> = ids.into_iter().map(|i| i as u16).collect();
         small.into_pyarray(py).into_any()
     } else {
+        ids.shrink_to_fit();
         PyArray1::from_vec(py, ids).into_any()
     }
 }
