@@ -81,7 +81,8 @@ fn pool(threads: usize) -> Result<Arc<ThreadPool>, Error> {
 /// for one id per byte that the encoder reserved: the array keeps its allocation).
 fn to_numpy(py: Python<'_>, mut ids: Vec<Rank>, n_vocab: usize) -> Bound<'_, PyAny> {
     if n_vocab <= 1 << 16 {
-        let small: Vec<u16> = ids.into_iter().map(|i| i as u16).collect();
+        let mut small: Vec<u16> = crate::encode::buffer(ids.len());
+        small.extend(ids.iter().map(|&i| i as u16));
         small.into_pyarray(py).into_any()
     } else {
         ids.shrink_to_fit();
@@ -122,6 +123,11 @@ impl Encoder {
             if list.is_null() {
                 return Err(PyErr::fetch(py));
             }
+            #[cfg(not(feature = "abi3"))]
+            crate::encode::huge_pages(
+                (*(list as *mut ffi::PyListObject)).ob_item as *mut u8,
+                ids.len() * std::mem::size_of::<*mut ffi::PyObject>(),
+            );
             for (i, &r) in ids.iter().enumerate() {
                 let int = self.ints[r as usize].get_or_init(|| int(py, r)).as_ptr();
                 ffi::Py_INCREF(int);
