@@ -2,8 +2,8 @@
 
     python bench/bpe_calls.py               # 15 rounds, ~1 minute on 2 cores (the figures in bpe/README.md)
 
-bench/bpe_encode.py's "8 KB documents" rows run 9-27% below bpe-rs's whole-text speed (01d3501, e0cb523), while the
-Rust loop alone (bpe-rs/examples/encode_speed.rs) encodes ~8 KB pieces of the text as fast as the whole text. This
+bench/bpe_encode.py's "8 KB documents" rows run 6-27% below bpe-rs's whole-text speed (093cff5, 01d3501, e0cb523), while
+the Rust loop alone (bpe-rs/examples/encode_speed.rs) encodes ~8 KB pieces of the text as fast as the whole text. This
 table splits the difference: the whole text in one call against one call per ~8 KB document, returning lists of Python
 ints against numpy arrays, with Python's cycle collector on (as in bpe_encode.py and in a caller's program) and off. A
 round keeps each call's output until the call returns, then frees it (timed, as bpe_encode.py does). Every output is

@@ -396,7 +396,7 @@ fn ids_buffer(text: &str) -> Vec<Rank> {
 /// An empty vector with room for `n` items, whose whole 2 MB pages are backed by 2 MB pages as they are written: a
 /// large buffer of ids is written once, front to back, and a 4 KB page costs a fault each (~1.3 us on this VM, a list
 /// of 6.7M ids 13K of them).
-pub fn buffer<T>(n: usize) -> Vec<T> {
+pub(crate) fn buffer<T>(n: usize) -> Vec<T> {
     let mut v = Vec::with_capacity(n);
     huge_pages(v.as_mut_ptr() as *mut u8, v.capacity() * std::mem::size_of::<T>());
     v
@@ -404,7 +404,7 @@ pub fn buffer<T>(n: usize) -> Vec<T> {
 
 /// Ask Linux to back the whole 2 MB pages inside a buffer about to be filled with 2 MB pages (a hint; nothing
 /// elsewhere, or for a buffer that holds no whole 2 MB page).
-pub fn huge_pages(ptr: *mut u8, len: usize) {
+pub(crate) fn huge_pages(ptr: *mut u8, len: usize) {
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
